@@ -1,0 +1,51 @@
+"""Settings, read from the environment when the app or a worker starts.
+
+Nothing here runs at import time: `load()` is called by `create_app` and by the
+worker start-up, and tests pass a mapping of overrides instead.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from config.policy import Policy
+
+ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULTS: dict[str, object] = {
+    "DATABASE_URL": "",  # empty: SQLite under instance/
+    "REDIS_URL": "",  # empty: jobs run inline, no Redis needed
+    "SECRET_KEY": "",
+    "MAX_JSON_BYTES": 4 * 1024 * 1024,
+    "MAX_CHECK_ADDRESSES": 10_000,
+    "MAX_SUPPRESSION_BATCH": 1_000,
+    "MAX_PAGE_SIZE": 1_000,
+    "IMPORT_CHUNK": 5_000,
+    "IMPORT_MAX_REPORTED_INVALID": 1_000,
+    "LOG_LEVEL": "INFO",
+}
+
+_INT_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, int)}
+
+
+def database_url(raw: str, instance_path: str) -> str:
+    """The SQLAlchemy URL: psycopg 3 for PostgreSQL, SQLite under instance/ by default."""
+    if not raw:
+        return "sqlite:///" + os.path.join(instance_path, "suppression.db")
+    for prefix in ("postgres://", "postgresql://"):
+        if raw.startswith(prefix):
+            return "postgresql+psycopg://" + raw[len(prefix):]
+    return raw
+
+
+def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, object] | None = None) -> dict:
+    """Settings from `environ` (default: os.environ), then `overrides` on top."""
+    environ = os.environ if environ is None else environ
+    settings: dict[str, object] = {}
+    for key, default in DEFAULTS.items():
+        value = environ.get(key, default)
+        settings[key] = int(value) if key in _INT_KEYS else value
+    settings.update(overrides or {})
+    settings["POLICY"] = Policy.from_env(environ)
+    return settings

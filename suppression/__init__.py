@@ -1,0 +1,41 @@
+"""The suppression service: `create_app` builds the Flask app from settings."""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+
+from flask_migrate import Migrate
+from flask_openapi3 import Info, OpenAPI
+
+import config
+from suppression.db import db
+
+migrate = Migrate()
+MIGRATIONS = os.path.join(config.ROOT, "migrations")
+
+
+def create_app(overrides: Mapping[str, object] | None = None) -> OpenAPI:
+    """Build the app; `overrides` (tests) win over the environment."""
+    app = OpenAPI(
+        __name__, info=Info(title="Suppression and compliance API", version="1.0"),
+        security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
+        doc_prefix="/docs", doc_url="/openapi.json", instance_relative_config=True,
+    )
+    settings = config.load(overrides=overrides)
+    app.config.update(settings)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config["SQLALCHEMY_DATABASE_URI"] = config.database_url(str(settings["DATABASE_URL"]), app.instance_path)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
+    app.config["MAX_CONTENT_LENGTH"] = settings["MAX_JSON_BYTES"]
+    logging.basicConfig(level=str(settings["LOG_LEVEL"]))
+
+    from suppression.jsonio import OrjsonProvider
+    app.json = OrjsonProvider(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
+
+    from suppression import api, cli
+    api.register(app)
+    cli.register(app)
+    return app

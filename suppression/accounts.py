@@ -1,0 +1,119 @@
+"""The only writer of accounts, their status and their API keys."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import select
+
+from suppression import audit
+from suppression.db import db, utcnow
+from suppression.errors import Conflict, Invalid, NotFound
+from suppression.models import Account, AccountDomain, AccountStatus, ApiKey, Role
+
+KEY_PREFIX = "sk_"
+
+
+def digest(key: str) -> str:
+    """The stored form of an API key."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def get(account_id: int) -> Account:
+    """The account, or NotFound."""
+    account = db.session.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"no account {account_id}")
+    return account
+
+
+def create(name: str, domains: list[str], actor: str, postal_address: str | None = None) -> Account:
+    """A new active account with its sending domains."""
+    name = (name or "").strip()
+    if not name:
+        raise Invalid("an account needs a name")
+    account = Account(name=name, postal_address=postal_address)
+    for domain in sorted({_domain(d) for d in domains}):
+        if db.session.get(AccountDomain, domain) is not None:
+            raise Conflict(f"the domain {domain} already belongs to an account", code="domain_taken")
+        account.domains.append(AccountDomain(domain=domain))
+    db.session.add(account)
+    db.session.flush()
+    audit.record(actor, "account.create", f"account:{account.id}", account_id=account.id,
+                 details={"name": name, "domains": [d.domain for d in account.domains]})
+    return account
+
+
+def suspend(account: Account, reason: str, actor: str) -> Account:
+    """Stop all sending for the account at once."""
+    reason = _reason(reason)
+    if account.suspended:
+        raise Conflict("the account is already suspended", code="already_suspended")
+    account.status, account.suspension_reason, account.suspended_at = AccountStatus.suspended, reason, utcnow()
+    audit.record(actor, "account.suspend", f"account:{account.id}", account_id=account.id, reason=reason)
+    return account
+
+
+def reinstate(account: Account, reason: str, actor: str) -> Account:
+    """Let a suspended account send again."""
+    reason = _reason(reason)
+    if not account.suspended:
+        raise Conflict("the account is not suspended", code="not_suspended")
+    account.status, account.suspension_reason, account.suspended_at = AccountStatus.active, None, None
+    audit.record(actor, "account.reinstate", f"account:{account.id}", account_id=account.id, reason=reason)
+    return account
+
+
+def create_key(role: Role, actor: str, account_id: int | None = None, name: str | None = None) -> tuple[ApiKey, str]:
+    """A new API key and its secret, which is shown this once and stored only as a digest."""
+    if role == Role.sender and account_id is None:
+        raise Invalid("a sender key belongs to one account: give --account")
+    if role != Role.sender and account_id is not None:
+        raise Invalid(f"a {role.value} key belongs to no account")
+    if account_id is not None:
+        get(account_id)
+    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey(digest=digest(secret), prefix=secret[:10], role=role, account_id=account_id, name=name)
+    db.session.add(key)
+    db.session.flush()
+    audit.record(actor, "key.create", f"key:{key.id}", account_id=account_id, details={"role": role.value})
+    return key, secret
+
+
+def revoke_key(key_id: int, actor: str) -> ApiKey:
+    """Revoke a key; it stops working on the next request."""
+    key = db.session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound(f"no key {key_id}")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        audit.record(actor, "key.revoke", f"key:{key.id}", account_id=key.account_id)
+    return key
+
+
+def authenticate(secret: str) -> ApiKey | None:
+    """The live key for `secret`, with its account loaded, or None."""
+    if not secret.startswith(KEY_PREFIX) or len(secret) > 100:
+        return None
+    key = db.session.scalar(select(ApiKey).where(ApiKey.digest == digest(secret)))
+    if key is None or key.revoked_at is not None:
+        return None
+    return key
+
+
+def _domain(value: str) -> str:
+    domain = value.strip().lower().rstrip(".")
+    try:
+        domain = domain.encode("idna").decode("ascii").encode("ascii").decode("idna")
+    except UnicodeError:
+        raise Invalid(f"not a domain name: {value!r}") from None
+    if "." not in domain or len(domain) > 253 or any(c.isspace() or c in "@/" for c in domain):
+        raise Invalid(f"not a domain name: {value!r}")
+    return domain
+
+
+def _reason(reason: str | None) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid("a reason is required", code="reason_required")
+    return reason

@@ -1,0 +1,107 @@
+"""Staff: dealer accounts, their suspension, and the audit log."""
+from __future__ import annotations
+
+from flask_openapi3 import APIBlueprint, Tag
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+
+from suppression import accounts
+from suppression.api.auth import actor, requires
+from suppression.api.schemas import ERRORS
+from suppression.db import db, keyset_page
+from suppression.jsonio import iso
+from suppression.models import Account, AuditEntry, Role, Suppression
+
+bp = APIBlueprint("accounts", __name__, url_prefix="/v1", abp_tags=[Tag(name="staff")],
+                  abp_security=[{"bearer": []}], abp_responses=ERRORS)
+
+
+class AccountBody(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    domains: list[str] = Field(default_factory=list, max_length=100)
+    postal_address: str | None = Field(None, max_length=1000)
+
+
+class AccountPath(BaseModel):
+    account_id: int
+
+
+class ReasonBody(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000, description="Kept in the audit log.")
+
+
+class PageQuery(BaseModel):
+    limit: int = Field(100, ge=1, le=1000)
+    before: int | None = None
+
+
+class AuditQuery(PageQuery):
+    account_id: int | None = None
+    action: str | None = None
+
+
+def account_json(account: Account) -> dict:
+    return {"id": account.id, "name": account.name, "status": account.status.value,
+            "suspension_reason": account.suspension_reason, "suspended_at": iso(account.suspended_at),
+            "domains": [d.domain for d in account.domains], "postal_address": account.postal_address,
+            "created_at": iso(account.created_at)}
+
+
+@bp.post("/accounts")
+@requires(Role.staff)
+def create_account(body: AccountBody):
+    """Create a dealer account with its sending domains."""
+    account = accounts.create(body.name, body.domains, actor(), body.postal_address)
+    db.session.commit()
+    return account_json(account), 201
+
+
+@bp.get("/accounts")
+@requires(Role.staff)
+def list_accounts(query: PageQuery):
+    """Accounts, newest first."""
+    rows, cursor = keyset_page(select(Account), Account.id, query.limit, query.before)
+    return {"items": [account_json(a) for a in rows], "next": cursor}
+
+
+@bp.get("/accounts/<int:account_id>")
+@requires(Role.staff)
+def show_account(path: AccountPath):
+    """One account, with its suppression counts by reason."""
+    account = accounts.get(path.account_id)
+    counts = db.session.execute(select(Suppression.reason, func.count()).where(
+        Suppression.account_id == account.id).group_by(Suppression.reason))
+    return account_json(account) | {"suppressions": {r.value: n for r, n in counts}}
+
+
+@bp.post("/accounts/<int:account_id>/suspend")
+@requires(Role.staff)
+def suspend_account(path: AccountPath, body: ReasonBody):
+    """Suspend the account: its check calls get 403 account_suspended at once."""
+    account = accounts.suspend(accounts.get(path.account_id), body.reason, actor())
+    db.session.commit()
+    return account_json(account)
+
+
+@bp.post("/accounts/<int:account_id>/reinstate")
+@requires(Role.staff)
+def reinstate_account(path: AccountPath, body: ReasonBody):
+    """Let a suspended account send again."""
+    account = accounts.reinstate(accounts.get(path.account_id), body.reason, actor())
+    db.session.commit()
+    return account_json(account)
+
+
+@bp.get("/audit")
+@requires(Role.staff)
+def audit_log(query: AuditQuery):
+    """The audit log, newest first, optionally for one account or action."""
+    stmt = select(AuditEntry)
+    if query.account_id is not None:
+        stmt = stmt.where(AuditEntry.account_id == query.account_id)
+    if query.action:
+        stmt = stmt.where(AuditEntry.action == query.action)
+    rows, cursor = keyset_page(stmt, AuditEntry.id, query.limit, query.before)
+    return {"items": [{"id": e.id, "at": iso(e.at), "actor": e.actor, "action": e.action, "target": e.target,
+                       "account_id": e.account_id, "reason": e.reason, "details": e.details}
+                      for e in rows], "next": cursor}

@@ -1,0 +1,77 @@
+"""The pre-send check: may this account mail these addresses?"""
+from __future__ import annotations
+
+from itertools import islice
+
+from flask import Response, current_app, stream_with_context
+from flask_openapi3 import APIBlueprint, Tag
+from pydantic import BaseModel, Field
+
+from suppression import csvio, lists
+from suppression.api.auth import requires, sender_account
+from suppression.api.schemas import ERRORS
+from suppression.errors import AccountSuspended
+from suppression.models import Role
+
+bp = APIBlueprint("check", __name__, url_prefix="/v1", abp_tags=[Tag(name="check")],
+                  abp_security=[{"bearer": []}], abp_responses=ERRORS)
+
+FILTER_CHUNK = 5_000
+
+
+class CheckBody(BaseModel):
+    addresses: list[str] = Field(max_length=10_000, description="Up to 10,000 addresses, as you have them.")
+    list_name: str | None = Field(None, alias="list", description="Also apply this list's opt-outs.")
+
+
+class Decision(BaseModel):
+    address: str
+    normalized: str | None
+    send: bool
+    reason: str | None = Field(description="invalid_address, unsubscribed, complained, hard_bounce, "
+                                           "soft_bounce_limit, manual, spam_trap or global_opt_out")
+    scope: str | None = Field(description="global, account or list: where the suppression lives")
+
+
+class CheckResult(BaseModel):
+    results: list[Decision]
+
+
+class FilterQuery(BaseModel):
+    list_name: str | None = Field(None, alias="list")
+
+
+def _active_account():
+    account = sender_account()
+    if account.suspended:
+        raise AccountSuspended("this account is suspended and may not send; contact trust and safety")
+    return account
+
+
+@bp.post("/check", responses={200: CheckResult})
+@requires(Role.sender)
+def check(body: CheckBody):
+    """Decide, for each address in order, whether this account may mail it."""
+    account = _active_account()
+    return {"results": lists.check(account.id, body.addresses, body.list_name)}
+
+
+@bp.post("/check/filter", responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+         openapi_extensions={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}})
+@requires(Role.sender)
+def check_filter(query: FilterQuery):
+    """Upload a CSV or one address a line, of any size; get `address,send,reason` back as CSV."""
+    account = _active_account()
+    if query.list_name:
+        lists.Scope.of(account.id, query.list_name)  # a bad list name fails before streaming starts
+    source = csvio.upload()
+    rows = csvio.addresses(source)
+
+    def generate():
+        line = csvio.CsvLines()
+        yield "address,send,reason\n"
+        while chunk := [value for _, value in islice(rows, FILTER_CHUNK)]:
+            decisions = lists.check(account.id, chunk, query.list_name)
+            yield line([d["address"], "true" if d["send"] else "false", d["reason"] or ""] for d in decisions)
+
+    return Response(stream_with_context(generate()), mimetype="text/csv")

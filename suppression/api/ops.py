@@ -1,0 +1,44 @@
+"""Liveness and readiness for load balancers and orchestrators."""
+from __future__ import annotations
+
+from flask import current_app
+from flask_openapi3 import APIBlueprint, Tag
+from sqlalchemy import text
+
+from suppression.db import db
+
+bp = APIBlueprint("ops", __name__, abp_tags=[Tag(name="ops")])
+
+
+@bp.get("/healthz")
+def healthz():
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@bp.get("/readyz")
+def readyz():
+    """The database (and Redis, when configured) answer; 503 naming what does not."""
+    checks = {"database": _probe(lambda: db.session.execute(text("SELECT 1")))}
+    if current_app.config["REDIS_URL"]:
+        checks["redis"] = _probe(_ping_redis)
+    ready = all(v == "ok" for v in checks.values())
+    return {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+
+
+def _probe(call) -> str:
+    try:
+        call()
+        return "ok"
+    except Exception as exc:  # readiness reports any failure, it never raises
+        db.session.rollback()
+        return f"error: {type(exc).__name__}"
+
+
+def _ping_redis() -> None:
+    from redis import Redis
+    client = Redis.from_url(current_app.config["REDIS_URL"], socket_timeout=1, socket_connect_timeout=1)
+    try:
+        client.ping()
+    finally:
+        client.close()

@@ -1,0 +1,164 @@
+"""Suppression lists: a sender's own account (and its lists); staff: global or any account."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Response, current_app, g, stream_with_context
+from flask_openapi3 import APIBlueprint, Tag
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from suppression import accounts, audit, csvio, lists
+from suppression.addresses import normalize
+from suppression.api.auth import actor, requires
+from suppression.api.schemas import ERRORS
+from suppression.db import db, keyset_page
+from suppression.errors import Forbidden, Invalid, NotFound
+from suppression.jsonio import iso
+from suppression.models import Reason, Role, Suppression
+
+bp = APIBlueprint("suppressions", __name__, url_prefix="/v1/suppressions", abp_tags=[Tag(name="suppressions")],
+                  abp_security=[{"bearer": []}], abp_responses=ERRORS)
+
+EXPORT_CHUNK = 5_000
+
+
+class ScopeQuery(BaseModel):
+    account_id: int | None = Field(None, description="Staff: that account (default: the global list). "
+                                                     "Senders: only their own.")
+    list_name: str | None = Field(None, alias="list", description="A list of the account.")
+
+
+class ListQuery(ScopeQuery):
+    reason: Reason | None = None
+    source: str | None = None
+    address: str | None = None
+    limit: int = Field(100, ge=1, le=1000)
+    before: int | None = Field(None, description="The `next` cursor of the previous page.")
+
+
+class Entry(BaseModel):
+    address: str
+    reason: Reason = Reason.manual
+
+
+class AddBody(BaseModel):
+    suppressions: list[Entry] = Field(max_length=1000)
+    list_name: str | None = Field(None, alias="list")
+    account_id: int | None = None
+    expires_at: datetime | None = None
+
+
+class DeleteQuery(ScopeQuery):
+    reason: str | None = Field(None, description="Why; required from staff, kept in the audit log.")
+
+
+class ImportQuery(ScopeQuery):
+    reason: Reason = Field(Reason.unsubscribed, description="Reason for every imported address.")
+
+
+class AddressPath(BaseModel):
+    address: str
+
+
+def _scope(account_id: int | None, list_name: str | None) -> lists.Scope:
+    """The scope the caller may act on: senders their own account, staff any."""
+    key = g.key
+    if key.role == Role.sender:
+        if account_id is not None and account_id != key.account_id:
+            raise NotFound(f"no account {account_id}")
+        return lists.Scope.of(key.account_id, list_name)
+    if account_id is not None:
+        accounts.get(account_id)
+    return lists.Scope.of(account_id, list_name)
+
+
+def entry_json(row: Suppression) -> dict:
+    return {"address": row.address, "scope": row.scope, "account_id": row.account_id, "list": row.list_name,
+            "reason": row.reason.value, "source": row.source, "created_at": iso(row.created_at),
+            "expires_at": iso(row.expires_at), "event_id": row.event_id}
+
+
+@bp.get("")
+@requires(Role.sender, Role.staff)
+def list_suppressions(query: ListQuery):
+    """Page through suppressions, newest first; filter by list, reason, source or address."""
+    scope = _scope(query.account_id, query.list_name)
+    stmt = lists.query(scope, whole_account=query.list_name is None, reason=query.reason,
+                       source=query.source, address=query.address)
+    rows, cursor = keyset_page(stmt, Suppression.id, query.limit, query.before)
+    return {"items": [entry_json(r) for r in rows], "next": cursor}
+
+
+@bp.post("")
+@requires(Role.sender, Role.staff)
+def add_suppressions(body: AddBody):
+    """Suppress up to 1,000 addresses; the response says which were added and which were invalid."""
+    scope = _scope(body.account_id, body.list_name)
+    by_reason: dict[Reason, list[str]] = {}
+    invalid = []
+    for entry in body.suppressions:
+        if g.key.role == Role.sender and entry.reason not in lists.SENDER_REASONS:
+            raise Forbidden(f"senders may add only manual or unsubscribed entries, not {entry.reason.value}")
+        normalized = normalize(entry.address)
+        if normalized is None:
+            invalid.append(entry.address)
+        else:
+            by_reason.setdefault(entry.reason, []).append(normalized)
+    added, present = [], []
+    for reason, addresses in by_reason.items():
+        result = lists.add(scope, addresses, reason, "api", actor(), expires_at=body.expires_at)
+        added += result.added
+        present += result.already_present
+        for address in result.added:
+            audit.record(actor(), "suppression.add", address, account_id=scope.account_id,
+                         details={"scope": scope.level, "list": scope.list_name, "reason": reason.value})
+    db.session.commit()
+    return {"added": added, "already_present": present, "invalid": invalid}, 201 if added else 200
+
+
+@bp.delete("/<path:address>")
+@requires(Role.sender, Role.staff)
+def delete_suppression(path: AddressPath, query: DeleteQuery):
+    """Remove one entry. Senders: only manual or imported entries; staff: anything, with a reason."""
+    scope = _scope(query.account_id, query.list_name)
+    row = lists.remove(scope, path.address, actor(), by_staff=g.key.role == Role.staff, reason=query.reason)
+    db.session.commit()
+    return {"removed": entry_json(row)}
+
+
+@bp.get("/export", responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})
+@requires(Role.sender, Role.staff)
+def export_suppressions(query: ScopeQuery):
+    """All suppressions in scope as CSV, streamed."""
+    scope = _scope(query.account_id, query.list_name)
+    stmt = lists.query(scope, whole_account=query.list_name is None)
+
+    def generate():
+        line = csvio.CsvLines()
+        yield "address,scope,list,reason,source,created_at,expires_at\n"
+        before = None
+        while True:
+            rows, before = keyset_page(stmt, Suppression.id, EXPORT_CHUNK, before)
+            yield line([r.address, r.scope, r.list_name or "", r.reason.value, r.source,
+                        iso(r.created_at), iso(r.expires_at) or ""] for r in rows)
+            db.session.expunge_all()
+            if before is None:
+                return
+
+    filename = f"suppressions-{scope.key.replace('/', '-')}.csv"
+    return Response(stream_with_context(generate()), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.post("/import", openapi_extensions={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}})
+@requires(Role.sender, Role.staff)
+def import_suppressions(query: ImportQuery):
+    """Bulk-add a CSV (or one address a line) of any size; counts added, present and invalid lines."""
+    scope = _scope(query.account_id, query.list_name)
+    if g.key.role == Role.sender and query.reason not in lists.SENDER_REASONS:
+        raise Forbidden("senders may import only manual or unsubscribed entries")
+    report = lists.import_lines(scope, csvio.addresses(csvio.upload()), query.reason, "import", actor(),
+                                chunk=current_app.config["IMPORT_CHUNK"],
+                                max_reported=current_app.config["IMPORT_MAX_REPORTED_INVALID"])
+    return report

@@ -1,0 +1,71 @@
+"""Address uploads (CSV, or one address a line) read with bounded memory, and CSV written back."""
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import tempfile
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from flask import request
+
+from suppression.errors import Invalid
+
+HEADER_NAMES = {"email", "address", "email_address", "e-mail", "emailaddress", "mail"}
+SPOOL_IN_MEMORY = 1024 * 1024
+
+
+def upload() -> BinaryIO:
+    """The uploaded file: a multipart `file` field or the raw body, spooled to disk past 1 MiB."""
+    request.max_content_length = None  # uploads may be any size; they never sit in memory
+    if request.mimetype == "multipart/form-data":
+        part = request.files.get("file") or next(iter(request.files.values()), None)
+        if part is None:
+            raise Invalid("send the list as the raw body or as a multipart field named 'file'",
+                          code="missing_file")
+        return part.stream
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+    shutil.copyfileobj(request.stream, spool, 64 * 1024)
+    spool.seek(0)
+    return spool
+
+
+def addresses(binary: BinaryIO) -> Iterator[tuple[int, str]]:
+    """(line number, address cell) for each non-blank line; a header row is recognised and skipped."""
+    text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="")
+    reader = csv.reader(text)
+    column = None
+    try:
+        for row in reader:
+            if not row or not any(cell.strip() for cell in row):
+                continue
+            if column is None:
+                column = _address_column(row)
+                if column is not None:
+                    continue
+                column = 0
+            yield reader.line_num, (row[column] if column < len(row) else "").strip()
+    except csv.Error as exc:
+        raise Invalid(f"line {reader.line_num} is not valid CSV: {exc}", code="invalid_csv") from None
+
+
+def _address_column(row: list[str]) -> int | None:
+    for index, cell in enumerate(row):
+        if cell.strip().lower() in HEADER_NAMES:
+            return index
+    return None
+
+
+class CsvLines:
+    """Formats rows as CSV lines, reusing one buffer."""
+
+    def __init__(self) -> None:
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, lineterminator="\n")
+
+    def __call__(self, rows) -> str:
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._writer.writerows(rows)
+        return self._buffer.getvalue()

@@ -1,0 +1,32 @@
+"""orjson for request and response bodies: a 10,000-address check is mostly JSON work."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+
+import orjson
+from flask.json.provider import JSONProvider
+
+
+def _default(value):
+    if isinstance(value, enum.Enum):
+        return value.value
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+class OrjsonProvider(JSONProvider):
+    def dumps(self, obj, **kwargs) -> str:
+        return orjson.dumps(obj, default=_default, option=orjson.OPT_NON_STR_KEYS).decode()
+
+    def loads(self, s: str | bytes, **kwargs):
+        return orjson.loads(s)
+
+    def response(self, *args, **kwargs):
+        obj = self._prepare_response_obj(args, kwargs)
+        body = orjson.dumps(obj, default=_default, option=orjson.OPT_NON_STR_KEYS)
+        return self._app.response_class(body, mimetype="application/json")
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a Z, or None."""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None

@@ -1,0 +1,222 @@
+"""The only writer of suppressions, and the pre-send check that reads them.
+
+Check order (DESIGN.md): invalid → global → account → list → send.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import bindparam, delete, or_, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from suppression import audit
+from suppression.addresses import normalize
+from suppression.db import db, utcnow
+from suppression.errors import Forbidden, Invalid, NotFound
+from suppression.models import Reason, Suppression
+
+LIST_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+SENDER_REASONS = frozenset({Reason.manual, Reason.unsubscribed})
+# Entries a sender made itself; what recipients, bounces, complaints and traps made stays.
+SENDER_SOURCES = frozenset({"api", "import"})
+_SQLITE_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Global (no account), one account, or one list of one account."""
+
+    account_id: int | None = None
+    list_name: str | None = None
+
+    @classmethod
+    def of(cls, account_id: int | None, list_name: str | None = None) -> "Scope":
+        """A validated scope; list names are lower-case slugs."""
+        if list_name is not None:
+            list_name = list_name.strip().lower()
+            if account_id is None:
+                raise Invalid("lists belong to an account; global suppressions have no list")
+            if not LIST_NAME.fullmatch(list_name):
+                raise Invalid("a list name is 1-64 letters, digits, '.', '_' or '-'", code="invalid_list")
+        return cls(account_id, list_name)
+
+    @property
+    def key(self) -> str:
+        if self.account_id is None:
+            return "global"
+        return f"a{self.account_id}" + (f"/{self.list_name}" if self.list_name else "")
+
+    @property
+    def level(self) -> str:
+        return "global" if self.account_id is None else ("list" if self.list_name else "account")
+
+
+GLOBAL = Scope()
+
+
+@dataclass
+class AddResult:
+    added: list[str] = field(default_factory=list)
+    already_present: list[str] = field(default_factory=list)
+
+
+def check(account_id: int, addresses: list, list_name: str | None = None) -> list[dict]:
+    """One decision per address, in order: may this account mail it?"""
+    scopes = [GLOBAL, Scope(account_id)] + ([Scope.of(account_id, list_name)] if list_name else [])
+    levels = {s.key: s.level for s in scopes}
+    rank = {s.key: i for i, s in enumerate(scopes)}
+    normalized = [normalize(a) for a in addresses]
+    found = lookup({n for n in normalized if n}, list(levels))
+    results = []
+    for raw, norm in zip(addresses, normalized):
+        if norm is None:
+            results.append({"address": raw, "normalized": None, "send": False,
+                            "reason": "invalid_address", "scope": None})
+            continue
+        hits = found.get(norm)
+        if not hits:
+            results.append({"address": raw, "normalized": norm, "send": True, "reason": None, "scope": None})
+            continue
+        key = min(hits, key=rank.__getitem__)
+        results.append({"address": raw, "normalized": norm, "send": False,
+                        "reason": hits[key], "scope": levels[key]})
+    return results
+
+
+def lookup(addresses: set[str], scope_keys: list[str]) -> dict[str, dict[str, str]]:
+    """Live suppressions of `addresses` in `scope_keys`: {address: {scope_key: reason}}."""
+    found: dict[str, dict[str, str]] = {}
+    if not addresses:
+        return found
+    for address, scope_key, reason in _lookup_rows(list(addresses), scope_keys, utcnow()):
+        found.setdefault(address, {})[scope_key] = reason
+    return found
+
+
+def _lookup_rows(addresses: list[str], scope_keys: list[str], now: datetime) -> Iterator[tuple]:
+    live = "(expires_at IS NULL OR expires_at > :now)"
+    if _dialect() == "postgresql":
+        # One array parameter: one plan, no 10,000 bind variables.
+        sql = text(f"SELECT address, scope_key, reason FROM suppressions "
+                   f"WHERE address = ANY(:addresses) AND scope_key = ANY(:scopes) AND {live}")
+        yield from db.session.execute(sql, {"addresses": addresses, "scopes": scope_keys, "now": now})
+        return
+    sql = text(f"SELECT address, scope_key, reason FROM suppressions "
+               f"WHERE address IN :addresses AND scope_key IN :scopes AND {live}").bindparams(
+        bindparam("addresses", expanding=True), bindparam("scopes", expanding=True),
+        bindparam("now", type_=Suppression.__table__.c.created_at.type))
+    for start in range(0, len(addresses), _SQLITE_CHUNK):
+        chunk = addresses[start:start + _SQLITE_CHUNK]
+        yield from db.session.execute(sql, {"addresses": chunk, "scopes": scope_keys, "now": now})
+
+
+def add(scope: Scope, addresses: Iterable[str], reason: Reason, source: str, actor: str, *,
+        expires_at: datetime | None = None, event_id: int | None = None) -> AddResult:
+    """Suppress normalized `addresses` in `scope`; an expiring entry is replaced by a longer one."""
+    unique = list(dict.fromkeys(addresses))
+    if not unique:
+        return AddResult()
+    rows = [{"address": a, "scope_key": scope.key, "account_id": scope.account_id,
+             "list_name": scope.list_name, "reason": reason.value, "source": source,
+             "event_id": event_id, "created_by": actor, "created_at": utcnow(), "expires_at": expires_at}
+            for a in unique]
+    added = set(_upsert(rows))
+    return AddResult(added=[a for a in unique if a in added],
+                     already_present=[a for a in unique if a not in added])
+
+
+def _upsert(rows: list[dict]) -> list[str]:
+    table = Suppression.__table__
+    insert = postgresql.insert if _dialect() == "postgresql" else sqlite.insert
+    stmt = insert(table)
+    replace = table.c.expires_at.isnot(None) & or_(
+        stmt.excluded.expires_at.is_(None), stmt.excluded.expires_at > table.c.expires_at)
+    updated = {c: stmt.excluded[c] for c in
+               ("account_id", "list_name", "reason", "source", "event_id", "created_by", "created_at", "expires_at")}
+    stmt = stmt.on_conflict_do_update(index_elements=["address", "scope_key"], set_=updated, where=replace)
+    result = db.session.execute(stmt.returning(table.c.address), rows)
+    return list(result.scalars())
+
+
+def remove(scope: Scope, address: str, actor: str, *, by_staff: bool, reason: str | None = None) -> Suppression:
+    """Delete one entry. Senders may remove only what they added themselves; staff give a reason."""
+    normalized = normalize(address)
+    row = normalized and db.session.scalar(
+        select(Suppression).where(Suppression.address == normalized, Suppression.scope_key == scope.key))
+    if not row:
+        raise NotFound("no such suppression")
+    if by_staff:
+        if not (reason or "").strip():
+            raise Invalid("staff removals need a reason", code="reason_required")
+    elif not (row.reason in SENDER_REASONS and row.source in SENDER_SOURCES):
+        raise Forbidden(f"a {row.reason.value} suppression from {row.source} can be removed only by "
+                        "trust-and-safety staff", code="not_removable")
+    db.session.execute(delete(Suppression).where(Suppression.id == row.id))
+    audit.record(actor, "suppression.remove", row.address, account_id=row.account_id, reason=reason,
+                 details={"scope": scope.level, "list": scope.list_name, "reason": row.reason.value,
+                          "source": row.source})
+    return row
+
+
+def query(scope: Scope, *, whole_account: bool = False, reason: Reason | None = None,
+          source: str | None = None, address: str | None = None):
+    """A select of entries in `scope`, or in the whole account with its lists."""
+    stmt = select(Suppression)
+    if whole_account and scope.account_id is not None:
+        stmt = stmt.where(Suppression.account_id == scope.account_id)
+    else:
+        stmt = stmt.where(Suppression.scope_key == scope.key)
+    if reason is not None:
+        stmt = stmt.where(Suppression.reason == reason)
+    if source is not None:
+        stmt = stmt.where(Suppression.source == source)
+    if address is not None:
+        stmt = stmt.where(Suppression.address == (normalize(address) or address.strip().lower()))
+    return stmt
+
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def import_lines(scope: Scope, lines: Iterable[tuple[int, str]], reason: Reason, source: str, actor: str, *,
+                 chunk: int = 5_000, max_reported: int = 1_000) -> dict:
+    """Add every valid address of `lines`, committing per chunk so memory stays bounded."""
+    report = {"lines": 0, "added": 0, "already_present": 0, "invalid": 0, "invalid_lines": [],
+              "invalid_lines_truncated": False}
+    batch: list[str] = []
+    for number, value in lines:
+        report["lines"] += 1
+        normalized = normalize(value)
+        if normalized is None:
+            _note_invalid(report, number, value, max_reported)
+            continue
+        batch.append(normalized)
+        if len(batch) >= chunk:
+            _import_batch(scope, batch, reason, source, actor, report)
+            batch = []
+    _import_batch(scope, batch, reason, source, actor, report)
+    audit.record(actor, "suppression.import", scope.key, account_id=scope.account_id,
+                 details={k: report[k] for k in ("lines", "added", "already_present", "invalid")}
+                 | {"scope": scope.level, "list": scope.list_name, "reason": reason.value})
+    db.session.commit()
+    return report
+
+
+def _import_batch(scope: Scope, batch: list[str], reason: Reason, source: str, actor: str, report: dict) -> None:
+    result = add(scope, batch, reason, source, actor)
+    report["added"] += len(result.added)
+    # Repeats inside the file count as already present, like repeats across files.
+    report["already_present"] += len(batch) - len(result.added)
+    db.session.commit()
+
+
+def _note_invalid(report: dict, number: int, value: str, max_reported: int) -> None:
+    report["invalid"] += 1
+    if len(report["invalid_lines"]) < max_reported:
+        report["invalid_lines"].append({"line": number, "value": value[:320]})
+    else:
+        report["invalid_lines_truncated"] = True

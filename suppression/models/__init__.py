@@ -1,0 +1,8 @@
+"""Tables, one module per group; importing this package registers them all."""
+from suppression.models.accounts import Account, AccountDomain, ApiKey, AccountStatus, Role
+from suppression.models.audit import AuditEntry
+from suppression.models.suppressions import Reason, Suppression
+
+__all__ = [
+    "Account", "AccountDomain", "AccountStatus", "ApiKey", "AuditEntry", "Reason", "Role", "Suppression",
+]

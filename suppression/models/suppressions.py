@@ -1,0 +1,52 @@
+"""Suppressions: one row per (scope, address)."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Enum, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from suppression.db import db, utcnow
+from suppression.models.types import BigId, UtcDateTime
+
+
+class Reason(str, enum.Enum):
+    unsubscribed = "unsubscribed"
+    complained = "complained"
+    hard_bounce = "hard_bounce"
+    soft_bounce_limit = "soft_bounce_limit"
+    manual = "manual"
+    spam_trap = "spam_trap"
+    global_opt_out = "global_opt_out"
+
+
+class Suppression(db.Model):
+    """`scope_key` is 'global', 'a<account>' or 'a<account>/<list>': a NOT NULL column that
+    makes the uniqueness of (scope, address) one plain index on both databases."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (
+        # Serves the check (address = ANY(...) AND scope_key IN (...)) and the upsert.
+        Index("uq_suppressions_address_scope", "address", "scope_key", unique=True),
+        Index("ix_suppressions_scope_id", "scope_key", "id"),
+        Index("ix_suppressions_account_id", "account_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    address: Mapped[str] = mapped_column(String(320))
+    scope_key: Mapped[str] = mapped_column(String(96))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    list_name: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[Reason] = mapped_column(Enum(Reason, native_enum=False, length=32))
+    source: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[int | None] = mapped_column(BigId)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    @property
+    def scope(self) -> str:
+        if self.account_id is None:
+            return "global"
+        return "list" if self.list_name else "account"

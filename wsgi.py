@@ -1,0 +1,3 @@
+from suppression import create_app
+
+app = create_app()
