@@ -18,6 +18,7 @@ DEFAULTS: dict[str, object] = {
     "REDIS_URL": "",  # empty: jobs run inline, no Redis needed
     "SECRET_KEY": "",
     "MAX_JSON_BYTES": 4 * 1024 * 1024,
+    "MAX_UPLOAD_BYTES": 10 * 1024**3,  # CSV uploads, spooled to disk
     "MAX_CHECK_ADDRESSES": 10_000,
     "MAX_SUPPRESSION_BATCH": 1_000,
     "MAX_PAGE_SIZE": 1_000,

@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from flask import request
+from flask import current_app, request
 
 from suppression.errors import Invalid
 
@@ -18,15 +18,19 @@ SPOOL_IN_MEMORY = 1024 * 1024
 
 def upload() -> BinaryIO:
     """The uploaded file: a multipart `file` field or the raw body, spooled to disk past 1 MiB."""
-    request.max_content_length = None  # uploads may be any size; they never sit in memory
+    # Uploads go to disk, never to memory, so they get their own, much larger limit.
+    request.max_content_length = current_app.config["MAX_UPLOAD_BYTES"]
     if request.mimetype == "multipart/form-data":
         part = request.files.get("file") or next(iter(request.files.values()), None)
         if part is None:
             raise Invalid("send the list as the raw body or as a multipart field named 'file'",
                           code="missing_file")
-        return part.stream
+        source = part.stream
+    else:
+        source = request.stream
+    # Our own spool: the request's parts are closed before a streamed response ends.
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
-    shutil.copyfileobj(request.stream, spool, 64 * 1024)
+    shutil.copyfileobj(source, spool, 64 * 1024)
     spool.seek(0)
     return spool
 

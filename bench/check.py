@@ -1,0 +1,385 @@
+"""Benchmark of the pre-send check, POST /v1/check, on PostgreSQL.
+
+What it measures, against a throwaway database `suppression_bench` holding
+1,000,000 suppressions (70 % global hard bounces, 30 % unsubscribes of the
+benchmark account):
+
+- throughput and per-batch latency of /v1/check with batches of 10,000
+  addresses (half suppressed, a fifth of those in upper or mixed case, ~1 %
+  invalid, the rest unknown), served by ONE gunicorn worker;
+- latency of single-address checks;
+- a raw SQL baseline: the lookup query the service runs, timed with psycopg
+  directly on the same batches, and the ratio service time / raw SQL time.
+
+It prints numbers and asserts nothing about speed; it fails only when the
+service answers wrongly (a non-200 or a wrong number of results).
+
+Run it with PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth):
+
+    make bench                                   # .venv/bin/python bench/check.py
+    .venv/bin/python bench/check.py --rows 100000 --batches 10   # a quick run
+    .venv/bin/python bench/check.py --keep       # keep the database afterwards
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psycopg
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent  # .venv/bin when run as `.venv/bin/python bench/check.py`
+BENCH_DB = "suppression_bench"
+BATCH_SIZE = 10_000
+SINGLE_CHECKS = 2_000
+DOMAINS = 5_000
+GLOBAL_SHARE = 0.7
+SUPPRESSED_SHARE = 0.5
+MIXED_CASE_SHARE = 0.2
+INVALID_SHARE = 0.01
+INVALID = ["not-an-address", "a@@b", "", "user@", "@dealer1.example.com", "two@at@example.com",
+           "spaces in@example.com", "dot.@example.com"]
+LOOKUP_SQL = ("SELECT address, scope_key, reason FROM suppressions "
+              "WHERE address = ANY(%s) AND scope_key = ANY(%s) AND (expires_at IS NULL OR expires_at > %s)")
+BARS = {"throughput": 100_000, "ratio": 3.0, "single_p99_ms": 5.0}
+
+
+@dataclass
+class Batch:
+    addresses: list[str]
+    expected_blocked: int  # suppressed + invalid: the number of send:false the service should answer
+
+
+@dataclass
+class Timings:
+    seconds: list[float] = field(default_factory=list)
+
+    def ms(self, q: float) -> float:
+        return percentile(self.seconds, q) * 1000
+
+    @property
+    def mean_ms(self) -> float:
+        return statistics.fmean(self.seconds) * 1000
+
+    @property
+    def total(self) -> float:
+        return sum(self.seconds)
+
+
+# --- set-up -----------------------------------------------------------------------------------
+
+def admin_connect(admin_url: str) -> psycopg.Connection:
+    return psycopg.connect(admin_url, autocommit=True)
+
+
+def bench_url(admin_url: str) -> str:
+    return admin_url.rsplit("/", 1)[0] + "/" + BENCH_DB
+
+
+def recreate_database(admin_url: str) -> None:
+    with admin_connect(admin_url) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+
+
+def drop_database(admin_url: str) -> None:
+    with admin_connect(admin_url) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+
+
+def service_env(db_url: str) -> dict[str, str]:
+    env = dict(os.environ, DATABASE_URL=db_url, ACCESS_LOG="/dev/null", LOG_LEVEL="WARNING")
+    return env
+
+
+def flask_cli(db_url: str, *args: str) -> str:
+    """Run `flask --app wsgi ARGS` in the repository; its last stdout line."""
+    result = subprocess.run([str(BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=service_env(db_url),
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"flask {' '.join(args)} failed ({result.returncode}):\n{result.stderr}{result.stdout}")
+    lines = result.stdout.strip().splitlines()
+    return lines[-1].strip() if lines else ""
+
+
+def create_account_and_key(db_url: str) -> tuple[int, str]:
+    account_id = int(flask_cli(db_url, "accounts", "create", "Bench Motors", "--domain", "bench.example"))
+    key = flask_cli(db_url, "keys", "create", "--role", "sender", "--account", str(account_id))
+    return account_id, key
+
+
+# --- data -------------------------------------------------------------------------------------
+
+def stored_address(i: int) -> str:
+    return f"user{i}@dealer{i % DOMAINS}.example.com"
+
+
+def is_global(i: int) -> bool:
+    return (i * 7919) % 100 < GLOBAL_SHARE * 100  # deterministic, spread over the range
+
+
+def copy_lines(rows: int, account_id: int, created_at: str, chunk: int = 50_000):
+    """COPY text-format chunks: address, scope_key, account_id, list_name, reason, source,
+    created_by, created_at, expires_at."""
+    account_scope, account = f"a{account_id}", str(account_id)
+    for start in range(0, rows, chunk):
+        lines = []
+        for i in range(start, min(start + chunk, rows)):
+            if is_global(i):
+                scope, acct, reason = "global", r"\N", "hard_bounce"
+            else:
+                scope, acct, reason = account_scope, account, "unsubscribed"
+            lines.append(f"{stored_address(i)}\t{scope}\t{acct}\t\\N\t{reason}\tbench\t\\N\t{created_at}\t\\N\n")
+        yield "".join(lines)
+
+
+def load_suppressions(db_url: str, rows: int, account_id: int) -> float:
+    """COPY `rows` suppressions in and ANALYZE; the seconds it took."""
+    started = time.perf_counter()
+    with psycopg.connect(db_url) as conn:
+        conn.execute("SET synchronous_commit = off")
+        created_at = conn.execute("SELECT now()").fetchone()[0].isoformat()
+        with conn.cursor() as cur:
+            with cur.copy("COPY suppressions (address, scope_key, account_id, list_name, reason, source, "
+                          "created_by, created_at, expires_at) FROM STDIN") as copy:
+                for block in copy_lines(rows, account_id, created_at):
+                    copy.write(block)
+        conn.commit()
+        conn.autocommit = True
+        conn.execute("ANALYZE suppressions")
+    return time.perf_counter() - started
+
+
+def mixed_case(address: str, rng: random.Random) -> str:
+    if rng.random() < 0.5:
+        return address.upper()
+    local, _, domain = address.partition("@")
+    return local.capitalize() + "@" + ".".join(label.capitalize() for label in domain.split("."))
+
+
+def make_batch(rows: int, rng: random.Random, fresh: Iterator[int]) -> Batch:
+    """BATCH_SIZE addresses in random order: suppressed (some re-cased), invalid, unknown."""
+    suppressed = [stored_address(i) for i in rng.sample(range(rows), min(rows, int(BATCH_SIZE * SUPPRESSED_SHARE)))]
+    suppressed = [mixed_case(a, rng) if rng.random() < MIXED_CASE_SHARE else a for a in suppressed]
+    invalid = [rng.choice(INVALID) for _ in range(int(BATCH_SIZE * INVALID_SHARE))]
+    unknown = [f"lead{next(fresh)}@dealer{rng.randrange(DOMAINS)}.example.com"
+               for _ in range(BATCH_SIZE - len(suppressed) - len(invalid))]
+    addresses = suppressed + invalid + unknown
+    rng.shuffle(addresses)
+    return Batch(addresses, expected_blocked=len(suppressed) + len(invalid))
+
+
+def make_batches(count: int, rows: int, rng: random.Random) -> list[Batch]:
+    fresh = iter(range(10 ** 12))
+    return [make_batch(rows, rng, fresh) for _ in range(count)]
+
+
+def make_singles(count: int, rows: int, rng: random.Random) -> list[str]:
+    return [stored_address(rng.randrange(rows)) if rng.random() < SUPPRESSED_SHARE
+            else f"single{n}@dealer{n % DOMAINS}.example.com" for n in range(count)]
+
+
+# --- the service ------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def gunicorn(db_url: str):
+    """One gunicorn worker on a free port; yields its base URL and always stops it."""
+    port = free_port()
+    log = tempfile.NamedTemporaryFile("w+", prefix="bench-gunicorn-", suffix=".log", delete=False)
+    proc = subprocess.Popen([str(BIN / "gunicorn"), "--config", "config/gunicorn.py", "-w", "1",
+                             "-b", f"127.0.0.1:{port}", "wsgi:app"],
+                            cwd=ROOT, env=service_env(db_url), stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(base, proc, log.name)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        os.unlink(log.name)
+
+
+def wait_healthy(base: str, proc: subprocess.Popen, log_path: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"gunicorn exited with {proc.returncode}:\n{Path(log_path).read_text()[-4000:]}")
+        try:
+            if requests.get(base + "/healthz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:  # not listening yet, or the worker is still loading the app
+            pass
+        time.sleep(0.1)
+    sys.exit(f"gunicorn did not answer /healthz within {timeout:.0f} s:\n{Path(log_path).read_text()[-4000:]}")
+
+
+def post_check(session: requests.Session, url: str, addresses: list[str]) -> tuple[float, list[dict]]:
+    """POST one check; the seconds until the whole response arrived, and its results."""
+    body = json.dumps({"addresses": addresses}).encode()
+    started = time.perf_counter()
+    response = session.post(url, data=body)
+    elapsed = time.perf_counter() - started
+    if response.status_code != 200:
+        raise SystemExit(f"POST /v1/check answered {response.status_code}: {response.text[:1000]}")
+    results = response.json()["results"]
+    if len(results) != len(addresses):
+        raise SystemExit(f"POST /v1/check answered {len(results)} results for {len(addresses)} addresses")
+    return elapsed, results
+
+
+def bench_batches(session: requests.Session, url: str, warmup: Batch, batches: list[Batch]) -> Timings:
+    post_check(session, url, warmup.addresses)
+    timings = Timings()
+    blocked = expected = 0
+    for batch in batches:
+        elapsed, results = post_check(session, url, batch.addresses)
+        timings.seconds.append(elapsed)
+        blocked += sum(1 for r in results if not r["send"])
+        expected += batch.expected_blocked
+    print(f"  send:false {blocked:,} of {len(batches) * BATCH_SIZE:,} (expected {expected:,})")
+    if abs(blocked - expected) > 0.01 * expected:
+        print("  WARNING: the number of send:false is off by more than 1 % from what was loaded")
+    return timings
+
+
+def bench_singles(session: requests.Session, url: str, addresses: list[str]) -> Timings:
+    for address in addresses[:50]:  # warm-up
+        post_check(session, url, [address])
+    timings = Timings()
+    for address in addresses:
+        timings.seconds.append(post_check(session, url, [address])[0])
+    return timings
+
+
+# --- the raw SQL baseline ---------------------------------------------------------------------
+
+def cheap_normalize(address: str) -> str | None:
+    """strip().lower(), and None for what is plainly not an address."""
+    value = address.strip().lower()
+    local, at, domain = value.partition("@")
+    if not at or not local or "@" in domain or "." not in domain or " " in value or local.endswith("."):
+        return None
+    return value
+
+
+def bench_raw_sql(db_url: str, account_id: int, warmup: Batch, batches: list[Batch]) -> Timings:
+    scopes = ["global", f"a{account_id}"]
+    timings = Timings()
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        for i, batch in enumerate([warmup, *batches]):
+            addresses = list(dict.fromkeys(n for n in map(cheap_normalize, batch.addresses) if n))
+            started = time.perf_counter()
+            with conn.cursor() as cur:
+                cur.execute(LOOKUP_SQL, (addresses, scopes, datetime.now(timezone.utc)))
+                cur.fetchall()
+            if i:  # the first one is the warm-up
+                timings.seconds.append(time.perf_counter() - started)
+    return timings
+
+
+# --- report -----------------------------------------------------------------------------------
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100), interpolated between the closest ranks."""
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def bar(met: bool, text: str) -> str:
+    return f"[bar {text}: {'met' if met else 'NOT met'}]"
+
+
+def summary(batches: Timings, singles: Timings, raw: Timings) -> str:
+    throughput = len(batches.seconds) * BATCH_SIZE / batches.total
+    ratio = batches.mean_ms / raw.mean_ms
+    single_p99 = singles.ms(99)
+    return "\n".join([
+        f"check throughput: {throughput:,.0f} addresses/s (one gunicorn worker)  "
+        + bar(throughput >= BARS["throughput"], f">= {BARS['throughput']:,}/s"),
+        f"batch of {BATCH_SIZE:,}: p50 {batches.ms(50):.1f} ms, p99 {batches.ms(99):.1f} ms, "
+        f"mean {batches.mean_ms:.1f} ms",
+        f"single address: p50 {singles.ms(50):.1f} ms, p99 {single_p99:.1f} ms  "
+        + bar(single_p99 <= BARS["single_p99_ms"], f"p99 <= {BARS['single_p99_ms']:g} ms"),
+        f"raw SQL lookup of the same batch: p50 {raw.ms(50):.1f} ms, mean {raw.mean_ms:.1f} ms",
+        f"ratio service / raw SQL: {ratio:.1f}  " + bar(ratio <= BARS["ratio"], f"<= {BARS['ratio']:g}"),
+    ])
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="suppressions to load (default 1,000,000)")
+    parser.add_argument("--batches", type=int, default=50, help="timed batches of 10,000 addresses (default 50)")
+    parser.add_argument("--keep", action="store_true", help=f"keep the {BENCH_DB} database afterwards")
+    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
+                        help="where to create the benchmark database")
+    parser.add_argument("--seed", type=int, default=1, help="random seed of the address mix")
+    args = parser.parse_args(argv)
+    if args.rows < BATCH_SIZE or args.batches < 1:
+        parser.error(f"--rows must be at least {BATCH_SIZE:,} and --batches at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # progress lines show up as they happen
+    db_url = bench_url(args.admin_url)
+    rng = random.Random(args.seed)
+    print(f"database {BENCH_DB}: creating, migrating")
+    recreate_database(args.admin_url)
+    try:
+        flask_cli(db_url, "db", "upgrade")
+        account_id, key = create_account_and_key(db_url)
+        print(f"loading {args.rows:,} suppressions (account {account_id})")
+        print(f"  load + ANALYZE: {load_suppressions(db_url, args.rows, account_id):.1f} s")
+        warmup, *batches = make_batches(args.batches + 1, args.rows, rng)
+        singles = make_singles(SINGLE_CHECKS, args.rows, rng)
+        with gunicorn(db_url) as base, requests.Session() as session:
+            session.headers.update({"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+            url = base + "/v1/check"
+            print(f"POST /v1/check: {args.batches} batches of {BATCH_SIZE:,} after one warm-up")
+            batch_timings = bench_batches(session, url, warmup, batches)
+            print(f"POST /v1/check: {SINGLE_CHECKS:,} single addresses")
+            single_timings = bench_singles(session, url, singles)
+        print("raw SQL: the service's lookup query on the same batches")
+        raw_timings = bench_raw_sql(db_url, account_id, warmup, batches)
+        print()
+        print(summary(batch_timings, single_timings, raw_timings))
+    finally:
+        if args.keep:
+            print(f"kept database {BENCH_DB}: {db_url}")
+        else:
+            drop_database(args.admin_url)
+
+
+if __name__ == "__main__":
+    main()

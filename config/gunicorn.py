@@ -1,0 +1,10 @@
+"""gunicorn settings; each can be overridden from the environment."""
+import os
+
+bind = os.environ.get("BIND", "127.0.0.1:5000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Imports and filters of a million lines take longer than gunicorn's 30 s default.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "300"))
+accesslog = os.environ.get("ACCESS_LOG", "-")
+# The access log must not carry addresses: log the path, never the query string.
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'

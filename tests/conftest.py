@@ -1,0 +1,124 @@
+"""Fixtures: every test that uses `app` runs once on SQLite and once on real PostgreSQL.
+
+TEST_BACKENDS=sqlite limits a run to SQLite (a machine without PostgreSQL); `make test`
+runs both. Redis tests use a real server (TEST_REDIS_URL, database 15, flushed).
+"""
+from __future__ import annotations
+
+import os
+
+import psycopg
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from suppression import accounts, create_app
+from suppression.db import db
+from suppression.models import Role
+
+BACKENDS = [b.strip() for b in os.environ.get("TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
+PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_DATABASE = os.environ.get("TEST_POSTGRES_DB", "suppression_test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def fresh_postgres(name: str) -> str:
+    """An empty PostgreSQL database called `name`; its URL."""
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request, tmp_path_factory) -> str:
+    if request.param == "sqlite":
+        return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.db")
+    return fresh_postgres(PG_DATABASE)
+
+
+@pytest.fixture(scope="session")
+def migrated_app(database_url):
+    app = create_app({"DATABASE_URL": database_url, "TESTING": True})
+    with app.app_context():
+        upgrade()  # the schema comes from the migrations, as in production
+    return app
+
+
+@pytest.fixture
+def app(migrated_app):
+    """The app, with every table emptied after the test."""
+    yield migrated_app
+    with migrated_app.app_context():
+        db.session.rollback()
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                db.session.execute(text(f"DELETE FROM {table}"))
+        db.session.commit()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class Api:
+    """A test client that sends one API key."""
+
+    def __init__(self, client, key: str, account_id: int | None = None):
+        self.client, self.key, self.account_id = client, key, account_id
+
+    def __getattr__(self, method):
+        call = getattr(self.client, method)
+
+        def send(path, **kwargs):
+            headers = {"Authorization": f"Bearer {self.key}"} | kwargs.pop("headers", {})
+            return call(path, headers=headers, **kwargs)
+        return send
+
+
+def make_key(app, role: Role, account_id: int | None = None) -> str:
+    with app.app_context():
+        _, secret = accounts.create_key(role, "test", account_id)
+        db.session.commit()
+    return secret
+
+
+@pytest.fixture
+def staff(app, client) -> Api:
+    return Api(client, make_key(app, Role.staff))
+
+
+@pytest.fixture
+def make_dealer(app, client):
+    """make_dealer(name) -> an Api for a new account's sender key (.account_id set)."""
+    def make(name: str = "Dealer", domains: tuple[str, ...] = ()) -> Api:
+        with app.app_context():
+            account = accounts.create(name, list(domains), "test")
+            db.session.commit()
+            account_id = account.id
+        return Api(client, make_key(app, Role.sender, account_id), account_id)
+    return make
+
+
+@pytest.fixture
+def dealer(make_dealer) -> Api:
+    return make_dealer("Alpha Motors", ("alpha-motors.example",))
+
+
+@pytest.fixture
+def redis_url():
+    from redis import Redis
+    client = Redis.from_url(REDIS_URL)
+    client.flushdb()
+    yield REDIS_URL
+    client.flushdb()
+    client.close()
