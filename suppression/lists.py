@@ -9,8 +9,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, or_, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+import orjson
+from sqlalchemy import bindparam, delete, select, text
 
 from suppression import audit
 from suppression.addresses import normalize
@@ -119,26 +119,44 @@ def add(scope: Scope, addresses: Iterable[str], reason: Reason, source: str, act
     unique = list(dict.fromkeys(addresses))
     if not unique:
         return AddResult()
-    rows = [{"address": a, "scope_key": scope.key, "account_id": scope.account_id,
-             "list_name": scope.list_name, "reason": reason.value, "source": source,
-             "event_id": event_id, "created_by": actor, "created_at": utcnow(), "expires_at": expires_at}
-            for a in unique]
-    added = set(_upsert(rows))
+    values = {"scope_key": scope.key, "account_id": scope.account_id, "list_name": scope.list_name,
+              "reason": reason.value, "source": source, "event_id": event_id, "created_by": actor,
+              "created_at": utcnow(), "expires_at": expires_at}
+    added = set(db.session.scalars(_upsert_sql(), {"addresses": _address_param(unique), **values}))
     return AddResult(added=[a for a in unique if a in added],
                      already_present=[a for a in unique if a not in added])
 
 
-def _upsert(rows: list[dict]) -> list[str]:
-    table = Suppression.__table__
-    insert = postgresql.insert if _dialect() == "postgresql" else sqlite.insert
-    stmt = insert(table)
-    replace = table.c.expires_at.isnot(None) & or_(
-        stmt.excluded.expires_at.is_(None), stmt.excluded.expires_at > table.c.expires_at)
-    updated = {c: stmt.excluded[c] for c in
-               ("account_id", "list_name", "reason", "source", "event_id", "created_by", "created_at", "expires_at")}
-    stmt = stmt.on_conflict_do_update(index_elements=["address", "scope_key"], set_=updated, where=replace)
-    result = db.session.execute(stmt.returning(table.c.address), rows)
-    return list(result.scalars())
+# One statement per batch, whatever its size: the addresses travel as one array (PostgreSQL)
+# or one JSON document (SQLite), so a million-line import costs 200 round trips, not a million.
+_UPSERT = """
+INSERT INTO suppressions (address, scope_key, account_id, list_name, reason, source, event_id,
+                          created_by, created_at, expires_at)
+SELECT address, :scope_key, :account_id, :list_name, :reason, :source, :event_id,
+       :created_by, :created_at, :expires_at
+FROM {addresses} WHERE true
+ON CONFLICT (address, scope_key) DO UPDATE SET
+    account_id = excluded.account_id, list_name = excluded.list_name, reason = excluded.reason,
+    source = excluded.source, event_id = excluded.event_id, created_by = excluded.created_by,
+    created_at = excluded.created_at, expires_at = excluded.expires_at
+WHERE suppressions.expires_at IS NOT NULL
+  AND (excluded.expires_at IS NULL OR excluded.expires_at > suppressions.expires_at)
+RETURNING address
+"""
+
+
+def _upsert_sql():
+    if _dialect() == "postgresql":
+        source = "unnest(CAST(:addresses AS text[])) AS a(address)"
+    else:
+        source = "(SELECT value AS address FROM json_each(:addresses))"
+    stamp = Suppression.__table__.c.created_at.type
+    return text(_UPSERT.format(addresses=source)).bindparams(
+        bindparam("created_at", type_=stamp), bindparam("expires_at", type_=stamp))
+
+
+def _address_param(addresses: list[str]):
+    return addresses if _dialect() == "postgresql" else orjson.dumps(addresses).decode()
 
 
 def remove(scope: Scope, address: str, actor: str, *, by_staff: bool, reason: str | None = None) -> Suppression:
