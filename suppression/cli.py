@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from suppression import accounts as account_service
@@ -79,6 +79,7 @@ def list_keys():
 
 
 @click.command("demo")
+@with_appcontext
 def demo():
     """On first start (no accounts yet) create a demo dealer and print its keys."""
     if db.session.scalar(select(Account.id).limit(1)) is not None:

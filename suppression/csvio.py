@@ -10,16 +10,23 @@ from typing import BinaryIO
 
 from flask import current_app, request
 
-from suppression.errors import Invalid
+from suppression.errors import DomainError, Invalid
 
 HEADER_NAMES = {"email", "address", "email_address", "e-mail", "emailaddress", "mail"}
 SPOOL_IN_MEMORY = 1024 * 1024
+
+
+class UnsupportedUpload(DomainError):
+    status = 415
+    code = "unsupported_media_type"
 
 
 def upload() -> BinaryIO:
     """The uploaded file: a multipart `file` field or the raw body, spooled to disk past 1 MiB."""
     # Uploads go to disk, never to memory, so they get their own, much larger limit.
     request.max_content_length = current_app.config["MAX_UPLOAD_BYTES"]
+    if request.mimetype == "application/x-www-form-urlencoded":
+        raise UnsupportedUpload("send the list as text/csv, text/plain or multipart/form-data")
     if request.mimetype == "multipart/form-data":
         part = request.files.get("file") or next(iter(request.files.values()), None)
         if part is None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import json
 from datetime import datetime, timezone
 
 import orjson
@@ -14,17 +15,27 @@ def _default(value):
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
+def _dumps(obj) -> bytes:
+    try:
+        return orjson.dumps(obj, default=_default, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:  # integers beyond 64 bits, which orjson refuses
+        return json.dumps(obj, default=_default).encode()
+
+
 class OrjsonProvider(JSONProvider):
     def dumps(self, obj, **kwargs) -> str:
-        return orjson.dumps(obj, default=_default, option=orjson.OPT_NON_STR_KEYS).decode()
+        return _dumps(obj).decode()
 
     def loads(self, s: str | bytes, **kwargs):
-        return orjson.loads(s)
+        try:
+            return orjson.loads(s)
+        except orjson.JSONDecodeError:
+            # Valid JSON orjson cannot hold (huge integers) still parses; bad JSON still raises.
+            return json.loads(s)
 
     def response(self, *args, **kwargs):
         obj = self._prepare_response_obj(args, kwargs)
-        body = orjson.dumps(obj, default=_default, option=orjson.OPT_NON_STR_KEYS)
-        return self._app.response_class(body, mimetype="application/json")
+        return self._app.response_class(_dumps(obj), mimetype="application/json")
 
 
 def iso(value: datetime | None) -> str | None:
