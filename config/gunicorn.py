@@ -6,5 +6,6 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Imports and filters of a million lines take longer than gunicorn's 30 s default.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "300"))
 accesslog = os.environ.get("ACCESS_LOG", "-")
-# The access log must not carry addresses: log the path, never the query string.
+# The access log must not carry addresses: they are redacted from the request line.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+logger_class = "suppression.logs.AccessLogger"

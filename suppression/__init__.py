@@ -1,7 +1,6 @@
 """The suppression service: `create_app` builds the Flask app from settings."""
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Mapping
 
@@ -9,6 +8,7 @@ from flask_migrate import Migrate
 from flask_openapi3 import Info, OpenAPI
 
 import config
+from suppression import logs
 from suppression.db import db
 
 migrate = Migrate()
@@ -28,7 +28,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> OpenAPI:
     app.config["SQLALCHEMY_DATABASE_URI"] = config.database_url(str(settings["DATABASE_URL"]), app.instance_path)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
     app.config["MAX_CONTENT_LENGTH"] = settings["MAX_JSON_BYTES"]
-    logging.basicConfig(level=str(settings["LOG_LEVEL"]))
+    logs.configure(str(settings["LOG_LEVEL"]))
 
     from suppression.jsonio import OrjsonProvider
     app.json = OrjsonProvider(app)

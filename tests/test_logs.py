@@ -1,0 +1,18 @@
+"""No addresses in logs."""
+from __future__ import annotations
+
+import logging
+
+from suppression.logs import RedactingFilter, redact
+
+
+def test_addresses_are_redacted_from_paths_and_messages():
+    assert redact("DELETE /v1/suppressions/jane.doe@example.com?list=x") == "DELETE /v1/suppressions/[address]?list=x"
+    assert redact("/v1/suppressions/jane%40example.com") == "/v1/suppressions/[address]"
+    assert redact("GET /v1/suppressions?limit=5") == "GET /v1/suppressions?limit=5"
+
+
+def test_log_records_are_redacted_with_their_arguments():
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "failed for %s", ("kunde@bücher.de",), None)
+    RedactingFilter().filter(record)
+    assert record.getMessage() == "failed for [address]"
