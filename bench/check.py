@@ -147,8 +147,11 @@ def copy_lines(rows: int, account_id: int, created_at: str, chunk: int = 50_000)
         yield "".join(lines)
 
 
-def load_suppressions(db_url: str, rows: int, account_id: int) -> float:
-    """COPY `rows` suppressions in and ANALYZE; the seconds it took."""
+def load_suppressions(db_url: str, rows: int, account_id: int) -> tuple[float, float]:
+    """COPY `rows` suppressions in, then VACUUM ANALYZE; the seconds each took.
+
+    VACUUM as well as ANALYZE: a fresh COPY leaves no visibility map and unset hint bits,
+    which the first timed reads would otherwise pay for (and autovacuum may be off)."""
     started = time.perf_counter()
     with psycopg.connect(db_url) as conn:
         conn.execute("SET synchronous_commit = off")
@@ -159,9 +162,10 @@ def load_suppressions(db_url: str, rows: int, account_id: int) -> float:
                 for block in copy_lines(rows, account_id, created_at):
                     copy.write(block)
         conn.commit()
+        copied = time.perf_counter()
         conn.autocommit = True
-        conn.execute("ANALYZE suppressions")
-    return time.perf_counter() - started
+        conn.execute("VACUUM (ANALYZE) suppressions")
+    return copied - started, time.perf_counter() - copied
 
 
 def mixed_case(address: str, rng: random.Random) -> str:
@@ -299,15 +303,28 @@ def cheap_normalize(address: str) -> str | None:
     return value
 
 
+def plan_outline(conn: psycopg.Connection, params: tuple) -> str:
+    """The plan PostgreSQL picks for the lookup, node names only: 'Gather > Parallel Seq Scan on ...'."""
+    nodes = []
+    for (line,) in conn.execute("EXPLAIN " + LOOKUP_SQL, params, prepare=False):
+        node = line.strip().removeprefix("->").strip()
+        if "(cost=" in node:
+            nodes.append(node.split("  (cost=")[0])
+    return " > ".join(nodes)
+
+
 def bench_raw_sql(db_url: str, account_id: int, warmup: Batch, batches: list[Batch]) -> Timings:
     scopes = ["global", f"a{account_id}"]
     timings = Timings()
     with psycopg.connect(db_url, autocommit=True) as conn:
         for i, batch in enumerate([warmup, *batches]):
             addresses = list(dict.fromkeys(n for n in map(cheap_normalize, batch.addresses) if n))
+            params = (addresses, scopes, datetime.now(timezone.utc))
+            if not i:
+                print(f"  plan: {plan_outline(conn, params)}")
             started = time.perf_counter()
             with conn.cursor() as cur:
-                cur.execute(LOOKUP_SQL, (addresses, scopes, datetime.now(timezone.utc)))
+                cur.execute(LOOKUP_SQL, params)
                 cur.fetchall()
             if i:  # the first one is the warm-up
                 timings.seconds.append(time.perf_counter() - started)
@@ -348,6 +365,13 @@ def summary(batches: Timings, singles: Timings, floor: Timings, raw: Timings) ->
     ])
 
 
+def load_note(when: str) -> str:
+    """The 1-minute load average: other work on the machine skews every figure here."""
+    load = os.getloadavg()[0]
+    busy = "  (the machine is busy: figures are pessimistic)" if load > 0.5 else ""
+    return f"load average {when}: {load:.2f} on {os.cpu_count()} cores{busy}"
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="suppressions to load (default 1,000,000)")
@@ -367,13 +391,15 @@ def main(argv: list[str] | None = None) -> None:
     sys.stdout.reconfigure(line_buffering=True)  # progress lines show up as they happen
     db_url = bench_url(args.admin_url)
     rng = random.Random(args.seed)
+    print(load_note("at start"))
     print(f"database {BENCH_DB}: creating, migrating")
     recreate_database(args.admin_url)
     try:
         flask_cli(db_url, "db", "upgrade")
         account_id, key = create_account_and_key(db_url)
         print(f"loading {args.rows:,} suppressions (account {account_id})")
-        print(f"  load + ANALYZE: {load_suppressions(db_url, args.rows, account_id):.1f} s")
+        copy_s, vacuum_s = load_suppressions(db_url, args.rows, account_id)
+        print(f"  COPY {copy_s:.1f} s, VACUUM ANALYZE {vacuum_s:.1f} s: {args.rows / copy_s:,.0f} rows/s")
         warmup, *batches = make_batches(args.batches + 1, args.rows, rng)
         singles = make_singles(SINGLE_CHECKS, args.rows, rng)
         with gunicorn(db_url) as base, requests.Session() as session:
@@ -386,6 +412,7 @@ def main(argv: list[str] | None = None) -> None:
             floor_timings = bench_floor(session, base)
         print("raw SQL: the service's lookup query on the same batches")
         raw_timings = bench_raw_sql(db_url, account_id, warmup, batches)
+        print(load_note("at the end"))
         print()
         print(summary(batch_timings, single_timings, floor_timings, raw_timings))
     finally:

@@ -20,8 +20,12 @@ _ATOM = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 # Conservative on purpose: anything unusual (one-letter or numeric TLDs, punycode,
 # quoted local parts) falls through to email-validator.
-_FAST = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+[a-z]{{2,63}}")
-_SPECIAL_TLDS = frozenset(SPECIAL_USE_DOMAIN_NAMES)
+_SPECIAL = "|".join(map(re.escape, SPECIAL_USE_DOMAIN_NAMES))
+_FAST = re.compile(
+    rf"(?=[^@]{{1,64}}@){_ATOM}(?:\.{_ATOM})*"  # local part of at most 64 characters
+    rf"@(?=[^@]{{1,253}}$)(?!.*--)"  # domain of at most 253, no '--' (IDNA-reserved)
+    rf"(?:{_LABEL}\.)+(?!(?:{_SPECIAL})$)[a-z]{{2,63}}"  # letters-only TLD, not special-use
+)
 
 
 def normalize(raw: object) -> str | None:
@@ -37,14 +41,7 @@ def normalize(raw: object) -> str | None:
 
 
 def _fast_path(value: str) -> str | None:
-    if len(value) > MAX_LENGTH or not _FAST.fullmatch(value):
-        return None
-    local, _, domain = value.rpartition("@")
-    if len(local) > 64 or len(domain) > 253 or "--" in domain:
-        return None
-    if domain.rpartition(".")[2] in _SPECIAL_TLDS:
-        return None
-    return value
+    return value if len(value) <= MAX_LENGTH and _FAST.fullmatch(value) else None
 
 
 @lru_cache(maxsize=65536)

@@ -102,7 +102,7 @@ def _lookup_rows(addresses: list[str], scope_keys: list[str], now: datetime) -> 
         # One array parameter: one plan, no 10,000 bind variables.
         sql = text(f"SELECT address, scope_key, reason FROM suppressions "
                    f"WHERE address = ANY(:addresses) AND scope_key = ANY(:scopes) AND {live}")
-        yield from db.session.execute(sql, {"addresses": addresses, "scopes": scope_keys, "now": now})
+        yield from db.session.execute(sql, {"addresses": addresses, "scopes": scope_keys, "now": now}).all()
         return
     sql = text(f"SELECT address, scope_key, reason FROM suppressions "
                f"WHERE address IN :addresses AND scope_key IN :scopes AND {live}").bindparams(
@@ -110,7 +110,7 @@ def _lookup_rows(addresses: list[str], scope_keys: list[str], now: datetime) -> 
         bindparam("now", type_=Suppression.__table__.c.created_at.type))
     for start in range(0, len(addresses), _SQLITE_CHUNK):
         chunk = addresses[start:start + _SQLITE_CHUNK]
-        yield from db.session.execute(sql, {"addresses": chunk, "scopes": scope_keys, "now": now})
+        yield from db.session.execute(sql, {"addresses": chunk, "scopes": scope_keys, "now": now}).all()
 
 
 def add(scope: Scope, addresses: Iterable[str], reason: Reason, source: str, actor: str, *,
