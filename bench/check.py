@@ -365,11 +365,11 @@ def summary(batches: Timings, singles: Timings, floor: Timings, raw: Timings) ->
     ])
 
 
-def load_note(when: str) -> str:
-    """The 1-minute load average: other work on the machine skews every figure here."""
+def load_note() -> str:
+    """The 1-minute load average before the run: other work on the machine skews every figure."""
     load = os.getloadavg()[0]
-    busy = "  (the machine is busy: figures are pessimistic)" if load > 0.5 else ""
-    return f"load average {when}: {load:.2f} on {os.cpu_count()} cores{busy}"
+    busy = "  (the machine is busy: figures will be pessimistic)" if load > 0.5 else ""
+    return f"load average before the run: {load:.2f} on {os.cpu_count()} cores{busy}"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -391,7 +391,7 @@ def main(argv: list[str] | None = None) -> None:
     sys.stdout.reconfigure(line_buffering=True)  # progress lines show up as they happen
     db_url = bench_url(args.admin_url)
     rng = random.Random(args.seed)
-    print(load_note("at start"))
+    print(load_note())
     print(f"database {BENCH_DB}: creating, migrating")
     recreate_database(args.admin_url)
     try:
@@ -412,7 +412,6 @@ def main(argv: list[str] | None = None) -> None:
             floor_timings = bench_floor(session, base)
         print("raw SQL: the service's lookup query on the same batches")
         raw_timings = bench_raw_sql(db_url, account_id, warmup, batches)
-        print(load_note("at the end"))
         print()
         print(summary(batch_timings, single_timings, floor_timings, raw_timings))
     finally:

@@ -30,8 +30,8 @@ def get(account_id: int) -> Account:
 def create(name: str, domains: list[str], actor: str, postal_address: str | None = None) -> Account:
     """A new active account with its sending domains."""
     name = (name or "").strip()
-    if not name:
-        raise Invalid("an account needs a name")
+    if not 0 < len(name) <= 200:
+        raise Invalid("an account needs a name of at most 200 characters")
     account = Account(name=name, postal_address=postal_address)
     for domain in sorted({_domain(d) for d in domains}):
         if db.session.get(AccountDomain, domain) is not None:
@@ -72,6 +72,8 @@ def create_key(role: Role, actor: str, account_id: int | None = None, name: str 
         raise Invalid(f"a {role.value} key belongs to no account")
     if account_id is not None:
         get(account_id)
+    if name is not None and len(name) > 200:
+        raise Invalid("a key name has at most 200 characters")
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(digest=digest(secret), prefix=secret[:10], role=role, account_id=account_id, name=name)
     db.session.add(key)

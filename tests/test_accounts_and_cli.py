@@ -72,6 +72,7 @@ def test_cli_refuses_inconsistent_keys_clearly(runner):
     result = runner.invoke(args=["keys", "create", "--role", "sender", "--account", "424242"])
     assert result.exit_code != 0 and "no account 424242" in result.output
     assert runner.invoke(args=["keys", "revoke", "424242"]).exit_code != 0
+    assert runner.invoke(args=["accounts", "create", "x" * 201]).exit_code == 1
 
 
 def test_demo_prints_keys_on_first_start_only(runner, client):

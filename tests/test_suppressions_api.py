@@ -33,6 +33,14 @@ def test_sender_may_not_add_bounce_complaint_or_trap_entries(dealer):
     assert response.status_code == 403
 
 
+def test_entries_may_expire_but_not_in_the_past_or_without_a_time_zone(dealer):
+    response = add(dealer, "a@example.com", expires_at="2099-01-01T00:00:00Z")
+    assert response.status_code == 201
+    assert dealer.get("/v1/suppressions").json["items"][0]["expires_at"] == "2099-01-01T00:00:00Z"
+    assert add(dealer, "b@example.com", expires_at="2001-01-01T00:00:00Z").json["error"]["code"] == "invalid_expiry"
+    assert add(dealer, "b@example.com", expires_at="2099-01-01T00:00:00").status_code == 422
+
+
 def test_listing_pages_newest_first_with_a_cursor(dealer):
     add(dealer, *[f"u{i}@example.com" for i in range(5)])
     first = dealer.get("/v1/suppressions?limit=2").json

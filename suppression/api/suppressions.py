@@ -1,18 +1,17 @@
 """Suppression lists: a sender's own account (and its lists); staff: global or any account."""
 from __future__ import annotations
 
-from datetime import datetime
 
 from flask import Response, current_app, g, stream_with_context
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import select
 
 from suppression import accounts, audit, csvio, lists
 from suppression.addresses import normalize
 from suppression.api.auth import actor, requires
 from suppression.api.schemas import ERRORS
-from suppression.db import db, keyset_page
+from suppression.db import db, keyset_page, utcnow
 from suppression.errors import Forbidden, Invalid, NotFound
 from suppression.jsonio import iso
 from suppression.models import Reason, Role, Suppression
@@ -46,7 +45,7 @@ class AddBody(BaseModel):
     suppressions: list[Entry] = Field(max_length=1000)
     list_name: str | None = Field(None, alias="list")
     account_id: int | None = None
-    expires_at: datetime | None = None
+    expires_at: AwareDatetime | None = Field(None, description="When the entries lapse (with a time zone).")
 
 
 class DeleteQuery(ScopeQuery):
@@ -95,6 +94,8 @@ def list_suppressions(query: ListQuery):
 def add_suppressions(body: AddBody):
     """Suppress up to 1,000 addresses; the response says which were added and which were invalid."""
     scope = _scope(body.account_id, body.list_name)
+    if body.expires_at is not None and body.expires_at <= utcnow():
+        raise Invalid("expires_at must be in the future", code="invalid_expiry")
     by_reason: dict[Reason, list[str]] = {}
     invalid = []
     for entry in body.suppressions:
