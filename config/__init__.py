@@ -25,6 +25,9 @@ DEFAULTS: dict[str, object] = {
     "IMPORT_CHUNK": 5_000,
     "IMPORT_MAX_REPORTED_INVALID": 1_000,
     "LOG_LEVEL": "INFO",
+    # The suppression index is hot in memory or on SSD; with PostgreSQL's default of 4 the
+    # planner reads 1,000,000 rows sequentially rather than look up 10,000 keys (300 ms vs 85 ms).
+    "PG_RANDOM_PAGE_COST": "1.1",
 }
 
 _INT_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, int)}
@@ -38,6 +41,16 @@ def database_url(raw: str, instance_path: str) -> str:
         if raw.startswith(prefix):
             return "postgresql+psycopg://" + raw[len(prefix):]
     return raw
+
+
+def engine_options(url: str, settings: Mapping[str, object]) -> dict:
+    """SQLAlchemy engine options for `url`."""
+    # No pool_pre_ping: it costs a round trip per request. A connection the server dropped
+    # fails one request with a 503 (api/errors.py) and SQLAlchemy then refreshes the pool.
+    options: dict[str, object] = {"pool_recycle": 1800}
+    if url.startswith("postgresql"):
+        options["connect_args"] = {"options": f"-c random_page_cost={float(settings['PG_RANDOM_PAGE_COST'])}"}
+    return options
 
 
 def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, object] | None = None) -> dict:

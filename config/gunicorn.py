@@ -3,6 +3,9 @@ import os
 
 bind = os.environ.get("BIND", "127.0.0.1:5000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Threads overlap database waits, and unlike the sync worker they keep connections alive.
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # Imports and filters of a million lines take longer than gunicorn's 30 s default.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "300"))
 accesslog = os.environ.get("ACCESS_LOG", "-")

@@ -12,7 +12,7 @@ from datetime import datetime
 import orjson
 from sqlalchemy import bindparam, delete, select, text
 
-from suppression import audit
+from suppression import audit, lookup
 from suppression.addresses import normalize
 from suppression.db import db, utcnow
 from suppression.errors import Forbidden, Invalid, NotFound
@@ -22,7 +22,6 @@ LIST_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 SENDER_REASONS = frozenset({Reason.manual, Reason.unsubscribed})
 # Entries a sender made itself; what recipients, bounces, complaints and traps made stays.
 SENDER_SOURCES = frozenset({"api", "import"})
-_SQLITE_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -66,51 +65,40 @@ class AddResult:
 def check(account_id: int, addresses: list, list_name: str | None = None) -> list[dict]:
     """One decision per address, in order: may this account mail it?"""
     scopes = [GLOBAL, Scope(account_id)] + ([Scope.of(account_id, list_name)] if list_name else [])
-    levels = {s.key: s.level for s in scopes}
-    rank = {s.key: i for i, s in enumerate(scopes)}
-    normalized = [normalize(a) for a in addresses]
-    found = lookup({n for n in normalized if n}, list(levels))
-    results = []
-    for raw, norm in zip(addresses, normalized):
-        if norm is None:
-            results.append({"address": raw, "normalized": None, "send": False,
-                            "reason": "invalid_address", "scope": None})
-            continue
-        hits = found.get(norm)
-        if not hits:
-            results.append({"address": raw, "normalized": norm, "send": True, "reason": None, "scope": None})
-            continue
-        key = min(hits, key=rank.__getitem__)
-        results.append({"address": raw, "normalized": norm, "send": False,
-                        "reason": hits[key], "scope": levels[key]})
+    ranks = {s.key: (i, s.level) for i, s in enumerate(scopes)}
+    results: list[dict] = []
+    for chunk, rows in lookup.matches(_chunks(addresses), list(ranks)):
+        results.extend(_decide(chunk, _strongest(rows, ranks)))
     return results
 
 
-def lookup(addresses: set[str], scope_keys: list[str]) -> dict[str, dict[str, str]]:
-    """Live suppressions of `addresses` in `scope_keys`: {address: {scope_key: reason}}."""
-    found: dict[str, dict[str, str]] = {}
-    if not addresses:
-        return found
-    for address, scope_key, reason in _lookup_rows(list(addresses), scope_keys, utcnow()):
-        found.setdefault(address, {})[scope_key] = reason
-    return found
+def _chunks(addresses: list) -> Iterator[lookup.Chunk]:
+    for start in range(0, len(addresses), lookup.CHUNK):
+        raw = addresses[start:start + lookup.CHUNK]
+        yield lookup.Chunk(raw, [normalize(a) for a in raw])
 
 
-def _lookup_rows(addresses: list[str], scope_keys: list[str], now: datetime) -> Iterator[tuple]:
-    live = "(expires_at IS NULL OR expires_at > :now)"
-    if _dialect() == "postgresql":
-        # One array parameter: one plan, no 10,000 bind variables.
-        sql = text(f"SELECT address, scope_key, reason FROM suppressions "
-                   f"WHERE address = ANY(:addresses) AND scope_key = ANY(:scopes) AND {live}")
-        yield from db.session.execute(sql, {"addresses": addresses, "scopes": scope_keys, "now": now}).all()
-        return
-    sql = text(f"SELECT address, scope_key, reason FROM suppressions "
-               f"WHERE address IN :addresses AND scope_key IN :scopes AND {live}").bindparams(
-        bindparam("addresses", expanding=True), bindparam("scopes", expanding=True),
-        bindparam("now", type_=Suppression.__table__.c.created_at.type))
-    for start in range(0, len(addresses), _SQLITE_CHUNK):
-        chunk = addresses[start:start + _SQLITE_CHUNK]
-        yield from db.session.execute(sql, {"addresses": chunk, "scopes": scope_keys, "now": now}).all()
+def _strongest(rows: list[lookup.Row], ranks: dict[str, tuple[int, str]]) -> dict[str, tuple[int, str, str]]:
+    """address -> (rank, reason, level) of its suppression in the first scope of the check order."""
+    best: dict[str, tuple[int, str, str]] = {}
+    for address, scope_key, reason in rows:
+        rank, level = ranks[scope_key]
+        if address not in best or rank < best[address][0]:
+            best[address] = (rank, reason, level)
+    return best
+
+
+def _decide(chunk: lookup.Chunk, best: dict[str, tuple[int, str, str]]) -> list[dict]:
+    decisions = []
+    for raw, norm in zip(chunk.raw, chunk.normalized):
+        if norm is None:
+            decisions.append({"address": raw, "normalized": None, "send": False,
+                              "reason": "invalid_address", "scope": None})
+        elif (hit := best.get(norm)) is None:
+            decisions.append({"address": raw, "normalized": norm, "send": True, "reason": None, "scope": None})
+        else:
+            decisions.append({"address": raw, "normalized": norm, "send": False, "reason": hit[1], "scope": hit[2]})
+    return decisions
 
 
 def add(scope: Scope, addresses: Iterable[str], reason: Reason, source: str, actor: str, *,

@@ -27,8 +27,7 @@ def test_unknown_key_is_401(client):
 def test_revoked_key_is_401_at_once(app, dealer):
     assert dealer.post("/v1/check", json={"addresses": []}).status_code == 200
     with app.app_context():
-        key = accounts.authenticate(dealer.key)
-        accounts.revoke_key(key.id, "test")
+        accounts.revoke_key(accounts.authenticate(dealer.key).key_id, "test")
         db.session.commit()
     assert dealer.post("/v1/check", json={"addresses": []}).status_code == 401
 

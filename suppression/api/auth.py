@@ -7,7 +7,8 @@ from flask import g, request
 
 from suppression import accounts
 from suppression.errors import DomainError, Forbidden
-from suppression.models import Account, ApiKey, Role
+from suppression.accounts import Caller
+from suppression.models import Role
 
 
 class Unauthorized(DomainError):
@@ -16,34 +17,34 @@ class Unauthorized(DomainError):
 
 
 def requires(*roles: Role):
-    """Let the view run only for a live key of one of `roles`; sets g.key."""
+    """Let the view run only for a live key of one of `roles`; sets g.caller."""
     def decorator(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            key = _key_from_header()
-            if key.role not in roles:
+            caller = _caller_from_header()
+            if caller.role not in roles:
                 raise Forbidden(f"this endpoint is for {' or '.join(r.value for r in roles)} keys")
-            g.key = key
+            g.caller = caller
             return view(*args, **kwargs)
         return wrapper
     return decorator
 
 
+def caller() -> Caller:
+    """The caller of this request (set by `requires`)."""
+    return g.caller
+
+
 def actor() -> str:
     """How the audit log names the caller."""
-    return f"key:{g.key.id}"
+    return f"key:{g.caller.key_id}"
 
 
-def sender_account() -> Account:
-    """The account a sender key acts for."""
-    return g.key.account
-
-
-def _key_from_header() -> ApiKey:
+def _caller_from_header() -> Caller:
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise Unauthorized("send your API key as 'Authorization: Bearer <key>'")
-    key = accounts.authenticate(secret.strip())
-    if key is None:
+    found = accounts.authenticate(secret.strip())
+    if found is None:
         raise Unauthorized("unknown or revoked API key")
-    return key
+    return found

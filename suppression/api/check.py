@@ -8,8 +8,9 @@ from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
 from suppression import csvio, lists
-from suppression.api.auth import requires, sender_account
+from suppression.api.auth import caller, requires
 from suppression.api.schemas import ERRORS
+from suppression.db import read_only
 from suppression.errors import AccountSuspended
 from suppression.models import Role
 
@@ -41,29 +42,29 @@ class FilterQuery(BaseModel):
     list_name: str | None = Field(None, alias="list")
 
 
-def _active_account():
-    account = sender_account()
-    if account.suspended:
+def _active_account_id() -> int:
+    if caller().account_suspended:
         raise AccountSuspended("this account is suspended and may not send; contact trust and safety")
-    return account
+    return caller().account_id
 
 
 @bp.post("/check", responses={200: CheckResult})
+@read_only
 @requires(Role.sender)
 def check(body: CheckBody):
     """Decide, for each address in order, whether this account may mail it."""
-    account = _active_account()
-    return {"results": lists.check(account.id, body.addresses, body.list_name)}
+    return {"results": lists.check(_active_account_id(), body.addresses, body.list_name)}
 
 
 @bp.post("/check/filter", responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
          openapi_extensions={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}})
+@read_only
 @requires(Role.sender)
 def check_filter(query: FilterQuery):
     """Upload a CSV or one address a line, of any size; get `address,send,reason` back as CSV."""
-    account = _active_account()
+    account_id = _active_account_id()
     if query.list_name:
-        lists.Scope.of(account.id, query.list_name)  # a bad list name fails before streaming starts
+        lists.Scope.of(account_id, query.list_name)  # a bad list name fails before streaming starts
     source = csvio.upload()
     rows = csvio.addresses(source)
 
@@ -71,7 +72,7 @@ def check_filter(query: FilterQuery):
         line = csvio.CsvLines()
         yield "address,send,reason\n"
         while chunk := [value for _, value in islice(rows, FILTER_CHUNK)]:
-            decisions = lists.check(account.id, chunk, query.list_name)
+            decisions = lists.check(account_id, chunk, query.list_name)
             yield line([d["address"], "true" if d["send"] else "false", d["reason"] or ""] for d in decisions)
 
     return Response(stream_with_context(generate()), mimetype="text/csv")

@@ -5,6 +5,7 @@ import logging
 
 from flask import Flask, jsonify, request
 from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from suppression.db import db
@@ -52,6 +53,12 @@ def register(app: Flask) -> None:
     def http_error(exc: HTTPException):
         status = exc.code or 500
         return error_response(status, _HTTP_CODES.get(status, "error"), exc.description or exc.name)
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(exc: OperationalError):
+        db.session.rollback()
+        log.warning("database unavailable: %s", type(exc.orig).__name__)
+        return error_response(503, "unavailable", "the database is unavailable; retry shortly")
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 
-from flask import Response, current_app, g, stream_with_context
+from flask import Response, current_app, stream_with_context
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import select
 
 from suppression import accounts, audit, csvio, lists
 from suppression.addresses import normalize
-from suppression.api.auth import actor, requires
+from suppression.api.auth import actor, caller, requires
 from suppression.api.schemas import ERRORS
 from suppression.db import db, keyset_page, utcnow
 from suppression.errors import Forbidden, Invalid, NotFound
@@ -62,11 +62,11 @@ class AddressPath(BaseModel):
 
 def _scope(account_id: int | None, list_name: str | None) -> lists.Scope:
     """The scope the caller may act on: senders their own account, staff any."""
-    key = g.key
-    if key.role == Role.sender:
-        if account_id is not None and account_id != key.account_id:
+    who = caller()
+    if who.role == Role.sender:
+        if account_id is not None and account_id != who.account_id:
             raise NotFound(f"no account {account_id}")
-        return lists.Scope.of(key.account_id, list_name)
+        return lists.Scope.of(who.account_id, list_name)
     if account_id is not None:
         accounts.get(account_id)
     return lists.Scope.of(account_id, list_name)
@@ -99,7 +99,7 @@ def add_suppressions(body: AddBody):
     by_reason: dict[Reason, list[str]] = {}
     invalid = []
     for entry in body.suppressions:
-        if g.key.role == Role.sender and entry.reason not in lists.SENDER_REASONS:
+        if caller().role == Role.sender and entry.reason not in lists.SENDER_REASONS:
             raise Forbidden(f"senders may add only manual or unsubscribed entries, not {entry.reason.value}")
         normalized = normalize(entry.address)
         if normalized is None:
@@ -123,7 +123,7 @@ def add_suppressions(body: AddBody):
 def delete_suppression(path: AddressPath, query: DeleteQuery):
     """Remove one entry. Senders: only manual or imported entries; staff: anything, with a reason."""
     scope = _scope(query.account_id, query.list_name)
-    row = lists.remove(scope, path.address, actor(), by_staff=g.key.role == Role.staff, reason=query.reason)
+    row = lists.remove(scope, path.address, actor(), by_staff=caller().role == Role.staff, reason=query.reason)
     db.session.commit()
     return {"removed": entry_json(row)}
 
@@ -157,7 +157,7 @@ def export_suppressions(query: ScopeQuery):
 def import_suppressions(query: ImportQuery):
     """Bulk-add a CSV (or one address a line) of any size; counts added, present and invalid lines."""
     scope = _scope(query.account_id, query.list_name)
-    if g.key.role == Role.sender and query.reason not in lists.SENDER_REASONS:
+    if caller().role == Role.sender and query.reason not in lists.SENDER_REASONS:
         raise Forbidden("senders may import only manual or unsubscribed entries")
     report = lists.import_lines(scope, csvio.addresses(csvio.upload()), query.reason, "import", actor(),
                                 chunk=current_app.config["IMPORT_CHUNK"],
