@@ -4,7 +4,7 @@ import os
 bind = os.environ.get("BIND", "127.0.0.1:5000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Threads overlap database waits, and unlike the sync worker they keep connections alive.
-worker_class = "gthread"
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # Imports and filters of a million lines take longer than gunicorn's 30 s default.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "300"))
@@ -12,3 +12,10 @@ accesslog = os.environ.get("ACCESS_LOG", "-")
 # The access log must not carry addresses: they are redacted from the request line.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 logger_class = "suppression.logs.AccessLogger"
+
+
+def post_worker_init(worker):
+    # The app's long-lived objects need no garbage collection passes; freezing them keeps
+    # collector pauses out of request latency.
+    import gc
+    gc.freeze()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from suppression import audit
-from suppression.db import db, utcnow
+from suppression.db import db, driver_rows, utcnow
 from suppression.errors import Conflict, Invalid, NotFound
 from suppression.models import Account, AccountDomain, AccountStatus, ApiKey, Role
 
@@ -104,21 +104,20 @@ class Caller:
     account_suspended: bool
 
 
-_CALLER = (select(ApiKey.id, ApiKey.role, ApiKey.account_id, Account.status)
-           .outerjoin(Account, Account.id == ApiKey.account_id)
-           .where(ApiKey.revoked_at.is_(None)))
+_CALLER = ("SELECT k.id, k.role, k.account_id, a.status FROM api_keys k "
+           "LEFT JOIN accounts a ON a.id = k.account_id WHERE k.digest = ? AND k.revoked_at IS NULL")
 
 
 def authenticate(secret: str) -> Caller | None:
-    """The caller holding `secret`, or None for an unknown or revoked key. One indexed query,
-    no ORM objects: it runs before every API call."""
+    """The caller holding `secret`, or None for an unknown or revoked key. One indexed query
+    on the driver: it runs before every API call."""
     if not secret.startswith(KEY_PREFIX) or len(secret) > 100:
         return None
-    row = db.session.execute(_CALLER.where(ApiKey.digest == digest(secret))).first()
-    if row is None:
+    rows = driver_rows(_CALLER, (digest(secret),))
+    if not rows:
         return None
-    key_id, role, account_id, status = row
-    return Caller(key_id, role, account_id, status == AccountStatus.suspended)
+    key_id, role, account_id, status = rows[0]
+    return Caller(key_id, Role(role), account_id, status == AccountStatus.suspended.value)
 
 
 def _domain(value: str) -> str:

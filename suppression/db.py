@@ -42,6 +42,23 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
         cursor.close()
 
 
+def driver_rows(sql: str, params: tuple) -> list[tuple]:
+    """Rows of `sql` (with `?` placeholders) run straight on this session's DBAPI connection.
+
+    Only for the per-request hot path (authentication, the check): SQLAlchemy's own
+    execution costs about 0.5 ms a query there, three times the query itself.
+    """
+    connection = db.session.connection().connection.driver_connection
+    if type(connection).__module__.startswith("psycopg"):
+        sql = sql.replace("?", "%s")
+    cursor = connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
 def keyset_page(stmt, column, limit: int, before: int | None) -> tuple[list, int | None]:
     """One page of `stmt` (ordered by `column` descending) and the cursor of the next page."""
     if before is not None:

@@ -67,15 +67,9 @@ def check(account_id: int, addresses: list, list_name: str | None = None) -> lis
     scopes = [GLOBAL, Scope(account_id)] + ([Scope.of(account_id, list_name)] if list_name else [])
     ranks = {s.key: (i, s.level) for i, s in enumerate(scopes)}
     results: list[dict] = []
-    for chunk, rows in lookup.matches(_chunks(addresses), list(ranks)):
+    for chunk, rows in lookup.matches(lookup.chunked(addresses), list(ranks)):
         results.extend(_decide(chunk, _strongest(rows, ranks)))
     return results
-
-
-def _chunks(addresses: list) -> Iterator[lookup.Chunk]:
-    for start in range(0, len(addresses), lookup.CHUNK):
-        raw = addresses[start:start + lookup.CHUNK]
-        yield lookup.Chunk(raw, [normalize(a) for a in raw])
 
 
 def _strongest(rows: list[lookup.Row], ranks: dict[str, tuple[int, str]]) -> dict[str, tuple[int, str, str]]:

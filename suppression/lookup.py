@@ -7,18 +7,18 @@ Python (2 cores: one for us, one for PostgreSQL).
 """
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Iterable, Iterator
-from itertools import chain
-from dataclasses import dataclass
+from collections.abc import Iterator
+from functools import cached_property
 from datetime import datetime
 
 from sqlalchemy import bindparam, text
 
+from suppression.addresses import normalize
 from suppression.db import db, utcnow
 from suppression.models import Suppression
 
 CHUNK = 2_000
+FIRST_CHUNK = 500  # small, so the database starts work soon after the request arrives
 
 # A batch travels as one newline-joined string (a normalized address holds no newline):
 # one parameter, an index scan, and no per-element array quoting in Python.
@@ -34,19 +34,32 @@ _SQLITE_LOOKUP = text(
 Row = tuple[str, str, str]  # address, scope_key, reason
 
 
-@dataclass
 class Chunk:
-    raw: list
-    normalized: list[str | None]
+    """Some of the addresses of a check, normalized when first asked."""
+
+    def __init__(self, raw: list):
+        self.raw = raw
+
+    @cached_property
+    def normalized(self) -> list[str | None]:
+        return [normalize(a) for a in self.raw]
 
     def keys(self) -> list[str]:
         """The distinct valid addresses to look up."""
         return list(dict.fromkeys(n for n in self.normalized if n))
 
 
-def matches(chunks: Iterable[Chunk], scope_keys: list[str]) -> Iterator[tuple[Chunk, list[Row]]]:
+def chunked(addresses: list) -> list[Chunk]:
+    """`addresses` cut into chunks: a small first one, then CHUNK each."""
+    bounds = [0] + list(range(min(FIRST_CHUNK, len(addresses)), len(addresses), CHUNK)) + [len(addresses)]
+    return [Chunk(addresses[a:b]) for a, b in zip(bounds, bounds[1:]) if b > a]
+
+
+def matches(chunks: list[Chunk], scope_keys: list[str]) -> Iterator[tuple[Chunk, list[Row]]]:
     """Each chunk with the live suppressions of its addresses in `scope_keys`."""
     now = utcnow()
+    if not chunks:
+        return
     if db.session.get_bind().dialect.name == "postgresql":
         yield from _pipelined(chunks, scope_keys, now)
         return
@@ -57,24 +70,20 @@ def matches(chunks: Iterable[Chunk], scope_keys: list[str]) -> Iterator[tuple[Ch
         yield chunk, rows
 
 
-def _pipelined(chunks: Iterable[Chunk], scope_keys: list[str], now: datetime) -> Iterator[tuple[Chunk, list[Row]]]:
+def _pipelined(chunks: list[Chunk], scope_keys: list[str], now: datetime) -> Iterator[tuple[Chunk, list[Row]]]:
     connection = db.session.connection().connection.driver_connection
-    chunks = iter(chunks)
-    first, second = next(chunks, None), next(chunks, None)
-    if second is None:  # one chunk: a pipeline would only add its sync round trip
-        if first is not None:
-            yield first, _send(connection, first, scope_keys, now).fetchall()
+    if len(chunks) == 1:  # a pipeline would only add its sync round trip
+        yield chunks[0], _send(connection, chunks[0], scope_keys, now).fetchall()
         return
-    sent: deque = deque()
     with connection.pipeline():
-        for chunk in chain((first, second), chunks):  # drawing a chunk normalizes it while a query runs
-            sent.append((chunk, _send(connection, chunk, scope_keys, now)))
-            if len(sent) > 1:
-                done, done_cursor = sent.popleft()
-                yield done, done_cursor.fetchall()
-        while sent:
-            done, done_cursor = sent.popleft()
-            yield done, done_cursor.fetchall()
+        running = (chunks[0], _send(connection, chunks[0], scope_keys, now))
+        for chunk in chunks[1:]:
+            chunk.normalized  # noqa: B018 -- normalize this chunk while `running` runs on the server
+            # A fetch syncs the whole pipeline, so the next query is sent only after it.
+            done = (running[0], running[1].fetchall())
+            running = (chunk, _send(connection, chunk, scope_keys, now))
+            yield done  # the caller decides this chunk while the next one runs
+        yield running[0], running[1].fetchall()
 
 
 def _send(connection, chunk: Chunk, scope_keys: list[str], now: datetime):

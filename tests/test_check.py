@@ -26,6 +26,17 @@ def test_unsuppressed_valid_address_may_be_sent_to(dealer):
                       "send": True, "reason": None, "scope": None}
 
 
+def test_an_empty_batch_gets_an_empty_answer(dealer):
+    assert decisions(dealer, []) == []
+
+
+def test_batches_across_chunk_boundaries_keep_order(app, dealer):
+    suppress(app, lists.GLOBAL, "u499@example.com", Reason.hard_bounce)
+    suppress(app, lists.GLOBAL, "u2500@example.com", Reason.hard_bounce)
+    results = decisions(dealer, [f"u{i}@example.com" for i in range(2_501)])
+    assert [i for i, r in enumerate(results) if not r["send"]] == [499, 2500]
+
+
 def test_invalid_address_is_not_sent_and_says_why(dealer):
     [result] = decisions(dealer, ["not an address"])
     assert result["send"] is False and result["reason"] == "invalid_address" and result["normalized"] is None

@@ -68,7 +68,8 @@ def upgrade():
 
     op.create_table('suppressions',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('address', sa.String(length=320), nullable=False),
+    sa.Column('address', sa.String(length=320).with_variant(sa.String(length=320, collation='C'), 'postgresql'),
+              nullable=False),
     sa.Column('scope_key', sa.String(length=96), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=True),
     sa.Column('list_name', sa.String(length=64), nullable=True),
@@ -84,7 +85,8 @@ def upgrade():
     with op.batch_alter_table('suppressions', schema=None) as batch_op:
         batch_op.create_index('ix_suppressions_account_id', ['account_id', 'id'], unique=False)
         batch_op.create_index('ix_suppressions_scope_id', ['scope_key', 'id'], unique=False)
-        batch_op.create_index('uq_suppressions_address_scope', ['address', 'scope_key'], unique=True)
+        batch_op.create_index('uq_suppressions_address_scope', ['address', 'scope_key'], unique=True,
+                              postgresql_include=['reason', 'expires_at'])
 
 
 
