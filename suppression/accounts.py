@@ -5,8 +5,6 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from suppression import audit
 from suppression.db import db, driver_rows, utcnow
 from suppression.errors import Conflict, Invalid, NotFound

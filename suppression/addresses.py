@@ -11,8 +11,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from email_validator import EmailNotValidError, validate_email
-from email_validator import SPECIAL_USE_DOMAIN_NAMES
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
 MAX_LENGTH = 254
 

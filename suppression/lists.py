@@ -5,7 +5,7 @@ Check order (DESIGN.md): invalid → global → account → list → send.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -84,7 +84,7 @@ def _strongest(rows: list[lookup.Row], ranks: dict[str, tuple[int, str]]) -> dic
 
 def _decide(chunk: lookup.Chunk, best: dict[str, tuple[int, str, str]]) -> list[dict]:
     decisions = []
-    for raw, norm in zip(chunk.raw, chunk.normalized):
+    for raw, norm in zip(chunk.raw, chunk.normalized, strict=True):
         if norm is None:
             decisions.append({"address": raw, "normalized": None, "send": False,
                               "reason": "invalid_address", "scope": None})

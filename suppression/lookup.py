@@ -8,8 +8,8 @@ Python (2 cores: one for us, one for PostgreSQL).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import cached_property
 from datetime import datetime
+from functools import cached_property
 
 from sqlalchemy import bindparam, text
 

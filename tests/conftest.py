@@ -18,23 +18,31 @@ from suppression.models import Role
 
 BACKENDS = [b.strip() for b in os.environ.get("TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-PG_DATABASE = os.environ.get("TEST_POSTGRES_DB", "suppression_test")
+# One database per run, so that two runs on one machine (a developer's and CI's) never meet.
+PG_DATABASE = os.environ.get("TEST_POSTGRES_DB", f"suppression_test_{os.getpid()}")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def fresh_postgres(name: str) -> str:
     """An empty PostgreSQL database called `name`; its URL."""
+    drop_postgres(name)
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
 
 
+def drop_postgres(name: str) -> None:
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request, tmp_path_factory) -> str:
+def database_url(request, tmp_path_factory):
     if request.param == "sqlite":
-        return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.db")
-    return fresh_postgres(PG_DATABASE)
+        yield "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.db")
+        return
+    yield fresh_postgres(PG_DATABASE)
+    drop_postgres(PG_DATABASE)
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,9 @@ def last_line(result) -> str:
 
 
 def test_staff_creates_and_lists_accounts(staff):
-    response = staff.post("/v1/accounts", json={"name": "Bravo Cars", "domains": ["Bravo-Cars.example", "mail.bravo.example"],
-                                                "postal_address": "2 High St"})
+    body = {"name": "Bravo Cars", "domains": ["Bravo-Cars.example", "mail.bravo.example"],
+            "postal_address": "2 High St"}
+    response = staff.post("/v1/accounts", json=body)
     assert response.status_code == 201
     created = response.json
     assert created["domains"] == ["bravo-cars.example", "mail.bravo.example"] and created["status"] == "active"

@@ -59,7 +59,8 @@ def test_listing_filters_by_list_reason_and_address(dealer):
     offers = dealer.get("/v1/suppressions?list=offers").json["items"]
     assert [(e["address"], e["scope"], e["list"]) for e in offers] == [("c@example.com", "list", "offers")]
     assert [e["address"] for e in dealer.get("/v1/suppressions?reason=unsubscribed").json["items"]] == ["b@example.com"]
-    assert [e["address"] for e in dealer.get("/v1/suppressions?address=A@Example.com").json["items"]] == ["a@example.com"]
+    by_address = dealer.get("/v1/suppressions?address=A@Example.com").json["items"]
+    assert [e["address"] for e in by_address] == ["a@example.com"]
 
 
 def test_sender_removes_its_own_manual_entry_and_it_is_audited(dealer, staff):
@@ -87,7 +88,7 @@ def test_staff_removes_any_entry_but_only_with_a_reason(app, dealer, staff):
     no_reason = staff.delete(path)
     assert no_reason.status_code == 422 and no_reason.json["error"]["code"] == "reason_required"
     assert staff.delete(path + "&reason=recipient+confirmed+by+phone").status_code == 200
-    entry = staff.get(f"/v1/audit?action=suppression.remove").json["items"][0]
+    entry = staff.get("/v1/audit?action=suppression.remove").json["items"][0]
     assert entry["reason"] == "recipient confirmed by phone" and entry["target"] == "c@example.com"
 
 

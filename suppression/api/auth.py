@@ -6,8 +6,8 @@ from functools import wraps
 from flask import g, request
 
 from suppression import accounts
-from suppression.errors import DomainError, Forbidden
 from suppression.accounts import Caller
+from suppression.errors import DomainError, Forbidden
 from suppression.models import Role
 
 

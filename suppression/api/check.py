@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from itertools import islice
 
-from flask import Response, current_app, stream_with_context
+from flask import Response, stream_with_context
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 

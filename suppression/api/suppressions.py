@@ -1,11 +1,9 @@
 """Suppression lists: a sender's own account (and its lists); staff: global or any account."""
 from __future__ import annotations
 
-
 from flask import Response, current_app, stream_with_context
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import AwareDatetime, BaseModel, Field
-from sqlalchemy import select
 
 from suppression import accounts, audit, csvio, lists
 from suppression.addresses import normalize

@@ -1,5 +1,5 @@
 """Tables, one module per group; importing this package registers them all."""
-from suppression.models.accounts import Account, AccountDomain, ApiKey, AccountStatus, Role
+from suppression.models.accounts import Account, AccountDomain, AccountStatus, ApiKey, Role
 from suppression.models.audit import AuditEntry
 from suppression.models.suppressions import Reason, Suppression
 
