@@ -14,6 +14,7 @@ from suppression.errors import DomainError, Invalid
 
 HEADER_NAMES = {"email", "address", "email_address", "e-mail", "emailaddress", "mail"}
 SPOOL_IN_MEMORY = 1024 * 1024
+MAX_FIELD = 16 * 1024 * 1024
 
 
 class UnsupportedUpload(DomainError):
@@ -45,6 +46,8 @@ def upload() -> BinaryIO:
 def addresses(binary: BinaryIO) -> Iterator[tuple[int, str]]:
     """(line number, address cell) for each non-blank line; a header row is recognised and skipped."""
     text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="")
+    # A runaway line is an invalid address to report, not a CSV error that ends the upload.
+    csv.field_size_limit(MAX_FIELD)
     reader = csv.reader(text)
     column = None
     try:

@@ -138,6 +138,14 @@ def test_import_counts_added_present_and_invalid_lines(dealer):
     assert (entry["reason"], entry["source"]) == ("unsubscribed", "import")
 
 
+def test_a_runaway_line_is_one_invalid_line_not_a_failed_import(dealer):
+    body = "a@example.com\n" + "x" * 300_000 + "\nb@example.com\n"
+    report = dealer.post("/v1/suppressions/import", data=body, content_type="text/csv").json
+    assert (report["added"], report["invalid"], report["invalid_lines"][0]["line"]) == (2, 1, 2)
+    response = dealer.post("/v1/check/filter", data=body, content_type="text/csv")
+    assert response.get_data(as_text=True).splitlines()[2] == "x" * 300_000 + ",false,invalid_address"
+
+
 def test_imported_unsubscribes_may_be_removed_by_the_sender(dealer):
     dealer.post("/v1/suppressions/import?list=offers", data="a@example.com\n", content_type="text/plain")
     assert dealer.delete("/v1/suppressions/a@example.com?list=offers").status_code == 200
@@ -165,3 +173,23 @@ def test_a_million_line_import(app, dealer, tmp_path):
     assert report["invalid_lines"][1] == {"line": 100_002, "value": "oops"}
     [result] = dealer.post("/v1/check", json={"addresses": ["customer997000@dealer0.example.com"]}).json["results"]
     assert result["reason"] == "unsubscribed"
+
+
+def test_import_memory_stays_bounded_whatever_the_file_size(dealer, tmp_path):
+    import tracemalloc
+
+    path = tmp_path / "big.csv"
+    path.write_text("".join(f"customer{i}@dealer{i % 97}.example.com\n" for i in range(300_000)))
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        with path.open("rb") as upload:
+            response = dealer.post("/v1/suppressions/import", input_stream=upload, content_type="text/csv",
+                                   headers={"Content-Length": str(size)})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert response.json["added"] == 300_000
+    # Holding the lines would take several times the file's 10 MB; a 1 MiB spool buffer and
+    # one chunk of 5,000 addresses take a few.
+    assert size > 10_000_000 and peak < 4_000_000, (peak, size)
