@@ -88,6 +88,8 @@ def _pipelined(chunks: list[Chunk], scope_keys: list[str], now: datetime) -> Ite
 
 def _send(connection, chunk: Chunk, scope_keys: list[str], now: datetime):
     cursor = connection.cursor()
+    # Prepared: PostgreSQL then settles on a generic plan instead of planning each chunk
+    # with its 2,000 values (about 1.5 ms of each 10 ms query).
     cursor.execute(PG_LOOKUP_SQL, {"addresses": "\n".join(chunk.keys()), "scopes": scope_keys, "now": now},
-                   prepare=False)
+                   prepare=True)
     return cursor
