@@ -29,6 +29,15 @@ def test_a_sending_domain_belongs_to_one_account(staff):
     assert staff.post("/v1/accounts", json={"name": "C", "domains": ["not a domain"]}).status_code == 422
 
 
+def test_a_domain_race_the_checks_miss_is_a_409_not_a_500(app, staff, monkeypatch):
+    from suppression import accounts
+    assert staff.post("/v1/accounts", json={"name": "A", "domains": ["race.example"]}).status_code == 201
+    # As if a concurrent request had added the domain between our check and our insert.
+    monkeypatch.setattr(accounts.db.session, "get", lambda *args, **kwargs: None)
+    response = staff.post("/v1/accounts", json={"name": "B", "domains": ["race.example"]})
+    assert response.status_code == 409 and response.json["error"]["code"] == "conflict"
+
+
 def test_suspension_and_reinstatement_are_audited_with_reasons(dealer, staff):
     staff.post(f"/v1/accounts/{dealer.account_id}/suspend", json={"reason": "complaint rate 0.5%"})
     account = staff.get(f"/v1/accounts/{dealer.account_id}").json

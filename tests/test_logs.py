@@ -16,3 +16,14 @@ def test_log_records_are_redacted_with_their_arguments():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "failed for %s", ("kunde@bücher.de",), None)
     RedactingFilter().filter(record)
     assert record.getMessage() == "failed for [address]"
+
+
+def test_tracebacks_are_redacted_too():
+    try:
+        raise ValueError("duplicate key (address)=(kunde@example.com)")
+    except ValueError:
+        import sys
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "boom", None, sys.exc_info())
+    RedactingFilter().filter(record)
+    text = logging.Formatter().format(record)
+    assert "kunde@example.com" not in text and "[address]" in text and "ValueError" in text

@@ -5,7 +5,7 @@ import logging
 
 from flask import Flask, jsonify, request
 from pydantic import ValidationError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from suppression.db import db
@@ -53,6 +53,12 @@ def register(app: Flask) -> None:
     def http_error(exc: HTTPException):
         status = exc.code or 500
         return error_response(status, _HTTP_CODES.get(status, "error"), exc.description or exc.name)
+
+    @app.errorhandler(IntegrityError)
+    def integrity_error(exc: IntegrityError):
+        # A race the domain checks could not see (two creates of one domain at once).
+        db.session.rollback()
+        return error_response(409, "conflict", "that conflicts with existing data; reload and retry")
 
     @app.errorhandler(OperationalError)
     def database_unavailable(exc: OperationalError):
