@@ -9,7 +9,7 @@ from flask_openapi3 import Info, OpenAPI
 
 import config
 from suppression import logs
-from suppression.db import db
+from suppression import db as database
 
 migrate = Migrate()
 MIGRATIONS = os.path.join(config.ROOT, "migrations")
@@ -32,8 +32,8 @@ def create_app(overrides: Mapping[str, object] | None = None) -> OpenAPI:
 
     from suppression.jsonio import OrjsonProvider
     app.json = OrjsonProvider(app)
-    db.init_app(app)
-    migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
+    database.db.init_app(app)
+    migrate.init_app(app, database.db, directory=MIGRATIONS, render_as_batch=True)
 
     from suppression import api, cli
     api.register(app)
