@@ -8,8 +8,8 @@ from flask_migrate import Migrate
 from flask_openapi3 import Info, OpenAPI
 
 import config
-from suppression import logs
 from suppression import db as database
+from suppression import logs
 
 migrate = Migrate()
 MIGRATIONS = os.path.join(config.ROOT, "migrations")

@@ -5,7 +5,7 @@ Check order (DESIGN.md): invalid → global → account → list → send.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -17,6 +17,7 @@ from suppression.addresses import normalize
 from suppression.db import db, utcnow
 from suppression.errors import Forbidden, Invalid, NotFound
 from suppression.models import Reason, Suppression
+from suppression.models.suppressions import scope_level
 
 LIST_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 SENDER_REASONS = frozenset({Reason.manual, Reason.unsubscribed})
@@ -50,7 +51,7 @@ class Scope:
 
     @property
     def level(self) -> str:
-        return "global" if self.account_id is None else ("list" if self.list_name else "account")
+        return scope_level(self.account_id, self.list_name)
 
 
 GLOBAL = Scope()
@@ -176,6 +177,27 @@ def query(scope: Scope, *, whole_account: bool = False, reason: Reason | None = 
     if address is not None:
         stmt = stmt.where(Suppression.address == (normalize(address) or address.strip().lower()))
     return stmt
+
+
+_EXPORT_COLUMNS = (Suppression.id, Suppression.address, Suppression.account_id, Suppression.list_name,
+                   Suppression.reason, Suppression.source, Suppression.created_at, Suppression.expires_at)
+
+
+def export_rows(scope: Scope, *, whole_account: bool, chunk: int = 5_000) -> Iterator[tuple]:
+    """Every entry in scope as plain tuples, newest first, a keyset page at a time (no ORM objects:
+    an export may hold millions of rows)."""
+    where = (Suppression.account_id == scope.account_id) if whole_account and scope.account_id is not None \
+        else (Suppression.scope_key == scope.key)
+    before = None
+    while True:
+        stmt = select(*_EXPORT_COLUMNS).where(where).order_by(Suppression.id.desc()).limit(chunk)
+        if before is not None:
+            stmt = stmt.where(Suppression.id < before)
+        rows = db.session.connection().execute(stmt).all()  # Core: no ORM loading per row
+        yield from rows
+        if len(rows) < chunk:
+            return
+        before = rows[-1][0]
 
 
 def _dialect() -> str:

@@ -1,6 +1,8 @@
 """Suppression lists: a sender's own account (and its lists); staff: global or any account."""
 from __future__ import annotations
 
+from itertools import islice
+
 from flask import Response, current_app, stream_with_context
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import AwareDatetime, BaseModel, Field
@@ -13,6 +15,7 @@ from suppression.db import db, keyset_page, utcnow
 from suppression.errors import Forbidden, Invalid, NotFound
 from suppression.jsonio import iso
 from suppression.models import Reason, Role, Suppression
+from suppression.models.suppressions import scope_level
 
 bp = APIBlueprint("suppressions", __name__, url_prefix="/v1/suppressions", abp_tags=[Tag(name="suppressions")],
                   abp_security=[{"bearer": []}], abp_responses=ERRORS)
@@ -131,19 +134,15 @@ def delete_suppression(path: AddressPath, query: DeleteQuery):
 def export_suppressions(query: ScopeQuery):
     """All suppressions in scope as CSV, streamed."""
     scope = _scope(query.account_id, query.list_name)
-    stmt = lists.query(scope, whole_account=query.list_name is None)
+    rows = lists.export_rows(scope, whole_account=query.list_name is None, chunk=EXPORT_CHUNK)
 
     def generate():
         line = csvio.CsvLines()
         yield "address,scope,list,reason,source,created_at,expires_at\n"
-        before = None
-        while True:
-            rows, before = keyset_page(stmt, Suppression.id, EXPORT_CHUNK, before)
-            yield line([r.address, r.scope, r.list_name or "", r.reason.value, r.source,
-                        iso(r.created_at), iso(r.expires_at) or ""] for r in rows)
-            db.session.expunge_all()
-            if before is None:
-                return
+        while batch := list(islice(rows, EXPORT_CHUNK)):
+            yield line([address, scope_level(account_id, list_name), list_name or "", reason.value, source,
+                        iso(created_at), iso(expires_at) or ""]
+                       for _, address, account_id, list_name, reason, source, created_at, expires_at in batch)
 
     filename = f"suppressions-{scope.key.replace('/', '-')}.csv"
     return Response(stream_with_context(generate()), mimetype="text/csv",

@@ -51,6 +51,11 @@ class Suppression(db.Model):
 
     @property
     def scope(self) -> str:
-        if self.account_id is None:
-            return "global"
-        return "list" if self.list_name else "account"
+        return scope_level(self.account_id, self.list_name)
+
+
+def scope_level(account_id: int | None, list_name: str | None) -> str:
+    """'global', 'account' or 'list': how the API names where a suppression lives."""
+    if account_id is None:
+        return "global"
+    return "list" if list_name else "account"
