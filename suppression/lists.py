@@ -112,12 +112,15 @@ def add(scope: Scope, addresses: Iterable[str], reason: Reason, source: str, act
 
 # One statement per batch, whatever its size: the addresses travel as one array (PostgreSQL)
 # or one JSON document (SQLite), so a million-line import costs 200 round trips, not a million.
+# Rows go in address order, so two overlapping batches take their row locks in the same
+# order and cannot deadlock.
 _UPSERT = """
 INSERT INTO suppressions (address, scope_key, account_id, list_name, reason, source, event_id,
                           created_by, created_at, expires_at)
 SELECT address, :scope_key, :account_id, :list_name, :reason, :source, :event_id,
        :created_by, :created_at, :expires_at
 FROM {addresses} WHERE true
+ORDER BY address
 ON CONFLICT (address, scope_key) DO UPDATE SET
     account_id = excluded.account_id, list_name = excluded.list_name, reason = excluded.reason,
     source = excluded.source, event_id = excluded.event_id, created_by = excluded.created_by,
