@@ -5,6 +5,8 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
+from sqlalchemy import update
+
 from suppression import audit
 from suppression.db import db, driver_rows, utcnow
 from suppression.errors import Conflict, Invalid, NotFound
@@ -46,9 +48,9 @@ def create(name: str, domains: list[str], actor: str, postal_address: str | None
 def suspend(account: Account, reason: str, actor: str) -> Account:
     """Stop all sending for the account at once."""
     reason = _reason(reason)
-    if account.suspended:
-        raise Conflict("the account is already suspended", code="already_suspended")
-    account.status, account.suspension_reason, account.suspended_at = AccountStatus.suspended, reason, utcnow()
+    _change_status(account, AccountStatus.active, AccountStatus.suspended, suspension_reason=reason,
+                   suspended_at=utcnow(), conflict=Conflict("the account is already suspended",
+                                                             code="already_suspended"))
     audit.record(actor, "account.suspend", f"account:{account.id}", account_id=account.id, reason=reason)
     return account
 
@@ -56,11 +58,22 @@ def suspend(account: Account, reason: str, actor: str) -> Account:
 def reinstate(account: Account, reason: str, actor: str) -> Account:
     """Let a suspended account send again."""
     reason = _reason(reason)
-    if not account.suspended:
-        raise Conflict("the account is not suspended", code="not_suspended")
-    account.status, account.suspension_reason, account.suspended_at = AccountStatus.active, None, None
+    _change_status(account, AccountStatus.suspended, AccountStatus.active, suspension_reason=None,
+                   suspended_at=None, conflict=Conflict("the account is not suspended", code="not_suspended"))
     audit.record(actor, "account.reinstate", f"account:{account.id}", account_id=account.id, reason=reason)
     return account
+
+
+def _change_status(account: Account, old: AccountStatus, new: AccountStatus, *, conflict: Conflict,
+                   **values) -> None:
+    # Compare-and-set in one UPDATE: of two simultaneous suspensions exactly one wins, on
+    # PostgreSQL and SQLite alike.
+    changed = db.session.execute(
+        update(Account).where(Account.id == account.id, Account.status == old).values(status=new, **values)
+        .execution_options(synchronize_session=False)).rowcount
+    db.session.refresh(account)
+    if not changed:
+        raise conflict
 
 
 def create_key(role: Role, actor: str, account_id: int | None = None, name: str | None = None) -> tuple[ApiKey, str]:

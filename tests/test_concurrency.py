@@ -33,3 +33,24 @@ def test_overlapping_bulk_adds_in_opposite_orders_both_succeed(app, dealer):
     assert errors == []
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Suppression)) == 20_000
+
+
+def test_simultaneous_suspensions_suspend_once(app, dealer, staff):
+    results: list[int] = []
+    start = threading.Barrier(4)
+
+    def suspend():
+        client = app.test_client()
+        start.wait()
+        response = client.post(f"/v1/accounts/{dealer.account_id}/suspend", json={"reason": "spam trap hit"},
+                               headers={"Authorization": f"Bearer {staff.key}"})
+        results.append(response.status_code)
+
+    threads = [threading.Thread(target=suspend) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [200, 409, 409, 409]
+    entries = staff.get(f"/v1/audit?account_id={dealer.account_id}&action=account.suspend").json["items"]
+    assert len(entries) == 1
