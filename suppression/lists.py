@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, delete, select, text
 
 from suppression import audit, lookup
 from suppression.addresses import normalize
-from suppression.db import db, utcnow
+from suppression.db import db, dialect, utcnow
 from suppression.errors import Forbidden, Invalid, NotFound
 from suppression.models import Reason, Suppression
 from suppression.models.suppressions import scope_level
@@ -132,7 +132,7 @@ RETURNING address
 
 
 def _upsert_sql():
-    if _dialect() == "postgresql":
+    if dialect() == "postgresql":
         source = "unnest(CAST(:addresses AS text[])) AS a(address)"
     else:
         source = "(SELECT value AS address FROM json_each(:addresses))"
@@ -142,7 +142,7 @@ def _upsert_sql():
 
 
 def _address_param(addresses: list[str]):
-    return addresses if _dialect() == "postgresql" else orjson.dumps(addresses).decode()
+    return addresses if dialect() == "postgresql" else orjson.dumps(addresses).decode()
 
 
 def remove(scope: Scope, address: str, actor: str, *, by_staff: bool, reason: str | None = None) -> Suppression:
@@ -165,14 +165,17 @@ def remove(scope: Scope, address: str, actor: str, *, by_staff: bool, reason: st
     return row
 
 
+def _in_scope(scope: Scope, whole_account: bool):
+    """Entries in `scope`, or with `whole_account` in the account and all its lists."""
+    if whole_account and scope.account_id is not None:
+        return Suppression.account_id == scope.account_id
+    return Suppression.scope_key == scope.key
+
+
 def query(scope: Scope, *, whole_account: bool = False, reason: Reason | None = None,
           source: str | None = None, address: str | None = None):
     """A select of entries in `scope`, or in the whole account with its lists."""
-    stmt = select(Suppression)
-    if whole_account and scope.account_id is not None:
-        stmt = stmt.where(Suppression.account_id == scope.account_id)
-    else:
-        stmt = stmt.where(Suppression.scope_key == scope.key)
+    stmt = select(Suppression).where(_in_scope(scope, whole_account))
     if reason is not None:
         stmt = stmt.where(Suppression.reason == reason)
     if source is not None:
@@ -189,11 +192,10 @@ _EXPORT_COLUMNS = (Suppression.id, Suppression.address, Suppression.account_id, 
 def export_rows(scope: Scope, *, whole_account: bool, chunk: int = 5_000) -> Iterator[tuple]:
     """Every entry in scope as plain tuples, newest first, a keyset page at a time (no ORM objects:
     an export may hold millions of rows)."""
-    where = (Suppression.account_id == scope.account_id) if whole_account and scope.account_id is not None \
-        else (Suppression.scope_key == scope.key)
     before = None
     while True:
-        stmt = select(*_EXPORT_COLUMNS).where(where).order_by(Suppression.id.desc()).limit(chunk)
+        stmt = (select(*_EXPORT_COLUMNS).where(_in_scope(scope, whole_account))
+                .order_by(Suppression.id.desc()).limit(chunk))
         if before is not None:
             stmt = stmt.where(Suppression.id < before)
         rows = db.session.connection().execute(stmt).all()  # Core: no ORM loading per row
@@ -203,15 +205,15 @@ def export_rows(scope: Scope, *, whole_account: bool, chunk: int = 5_000) -> Ite
         before = rows[-1][0]
 
 
-def _dialect() -> str:
-    return db.session.get_bind().dialect.name
-
-
 def import_lines(scope: Scope, lines: Iterable[tuple[int, str]], reason: Reason, source: str, actor: str, *,
                  chunk: int = 5_000, max_reported: int = 1_000) -> dict:
-    """Add every valid address of `lines`, committing per chunk so memory stays bounded."""
+    """Add every valid address of `lines`, committing per chunk so memory stays bounded.
+
+    The import's one audit entry is committed with each chunk, so if the import dies half
+    way (a worker timeout, a database error) the log says what did go in."""
     report = {"lines": 0, "added": 0, "already_present": 0, "invalid": 0, "invalid_lines": [],
               "invalid_lines_truncated": False}
+    entry = audit.record(actor, "suppression.import", scope.key, account_id=scope.account_id)
     batch: list[str] = []
     for number, value in lines:
         report["lines"] += 1
@@ -221,21 +223,20 @@ def import_lines(scope: Scope, lines: Iterable[tuple[int, str]], reason: Reason,
             continue
         batch.append(normalized)
         if len(batch) >= chunk:
-            _import_batch(scope, batch, reason, source, actor, report)
+            _import_batch(scope, batch, reason, source, actor, report, entry)
             batch = []
-    _import_batch(scope, batch, reason, source, actor, report)
-    audit.record(actor, "suppression.import", scope.key, account_id=scope.account_id,
-                 details={k: report[k] for k in ("lines", "added", "already_present", "invalid")}
-                 | {"scope": scope.level, "list": scope.list_name, "reason": reason.value})
-    db.session.commit()
+    _import_batch(scope, batch, reason, source, actor, report, entry, done=True)
     return report
 
 
-def _import_batch(scope: Scope, batch: list[str], reason: Reason, source: str, actor: str, report: dict) -> None:
+def _import_batch(scope: Scope, batch: list[str], reason: Reason, source: str, actor: str, report: dict,
+                  entry, done: bool = False) -> None:
     result = add(scope, batch, reason, source, actor)
     report["added"] += len(result.added)
     # Repeats inside the file count as already present, like repeats across files.
     report["already_present"] += len(batch) - len(result.added)
+    entry.details = {k: report[k] for k in ("lines", "added", "already_present", "invalid")} | {
+        "scope": scope.level, "list": scope.list_name, "reason": reason.value, "complete": done}
     db.session.commit()
 
 

@@ -14,7 +14,7 @@ from functools import cached_property
 from sqlalchemy import bindparam, text
 
 from suppression.addresses import normalize
-from suppression.db import db, utcnow
+from suppression.db import db, dialect, utcnow
 from suppression.models import Suppression
 
 CHUNK = 2_000
@@ -60,7 +60,7 @@ def matches(chunks: list[Chunk], scope_keys: list[str]) -> Iterator[tuple[Chunk,
     now = utcnow()
     if not chunks:
         return
-    if db.session.get_bind().dialect.name == "postgresql":
+    if dialect() == "postgresql":
         yield from _pipelined(chunks, scope_keys, now)
         return
     for chunk in chunks:

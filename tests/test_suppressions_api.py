@@ -6,7 +6,7 @@ import io
 
 from suppression import lists
 from suppression.db import db
-from suppression.models import Reason
+from suppression.models import Reason, Suppression
 
 
 def add(api, *addresses, **extra):
@@ -109,6 +109,8 @@ def test_another_accounts_data_is_a_404(app, make_dealer, staff):
     assert beta.delete("/v1/suppressions/a@example.com").status_code == 404
     assert beta.get(f"/v1/suppressions/export?account_id={alpha.account_id}").status_code == 404
     assert add(beta, "x@example.com", account_id=alpha.account_id).status_code == 404
+    assert beta.post(f"/v1/suppressions/import?account_id={alpha.account_id}", data="y@example.com\n",
+                     content_type="text/csv").status_code == 404
     assert beta.get("/v1/suppressions").json["items"] == []
     assert staff.get("/v1/suppressions?account_id=999999").status_code == 404
 
@@ -126,7 +128,7 @@ def test_export_streams_every_entry_as_csv(app, dealer):
     assert {(r["scope"], r["list"]) for r in rows} == {("account", ""), ("list", "offers")}
 
 
-def test_import_counts_added_present_and_invalid_lines(dealer):
+def test_import_counts_added_present_and_invalid_lines(dealer, staff):
     add(dealer, {"address": "known@example.com", "reason": "unsubscribed"})
     body = "Email,First name\nnew@example.com,Ann\nKnown@example.com,Bo\n\nnot-an-address,Cy\nNEW@example.com,Ann\n"
     response = dealer.post("/v1/suppressions/import", data=body, content_type="text/csv")
@@ -136,6 +138,8 @@ def test_import_counts_added_present_and_invalid_lines(dealer):
     assert report["invalid_lines"] == [{"line": 5, "value": "not-an-address"}]
     entry = dealer.get("/v1/suppressions?address=new@example.com").json["items"][0]
     assert (entry["reason"], entry["source"]) == ("unsubscribed", "import")
+    [logged] = staff.get("/v1/audit?action=suppression.import").json["items"]
+    assert (logged["details"]["added"], logged["details"]["complete"]) == (1, True)
 
 
 def test_a_runaway_line_is_one_invalid_line_not_a_failed_import(dealer):
@@ -144,6 +148,34 @@ def test_a_runaway_line_is_one_invalid_line_not_a_failed_import(dealer):
     assert (report["added"], report["invalid"], report["invalid_lines"][0]["line"]) == (2, 1, 2)
     response = dealer.post("/v1/check/filter", data=body, content_type="text/csv")
     assert response.get_data(as_text=True).splitlines()[2] == "x" * 300_000 + ",false,invalid_address"
+
+
+def test_sender_may_not_import_bounces_and_staff_global_entries_have_no_list(dealer, staff):
+    response = dealer.post("/v1/suppressions/import?reason=hard_bounce", data="a@example.com\n",
+                           content_type="text/csv")
+    assert response.status_code == 403
+    assert dealer.get("/v1/suppressions").json["items"] == []
+    response = add(staff, {"address": "a@example.com", "reason": "spam_trap"}, list="offers")
+    assert response.status_code == 422 and response.json["error"]["code"] == "invalid"
+
+
+def test_an_import_that_dies_half_way_is_audited_with_what_went_in(app, dealer):
+    from suppression.models import AuditEntry
+
+    def lines_then_crash():
+        for i in range(7_000):
+            yield i + 1, f"u{i}@example.com"
+        raise RuntimeError("worker killed")
+
+    with app.app_context():
+        try:
+            lists.import_lines(lists.Scope(dealer.account_id), lines_then_crash(), Reason.unsubscribed, "import",
+                               "test", chunk=5_000)
+        except RuntimeError:
+            db.session.rollback()
+        [entry] = db.session.scalars(db.select(AuditEntry).where(AuditEntry.action == "suppression.import"))
+        assert (entry.details["added"], entry.details["complete"]) == (5_000, False)
+        assert db.session.scalar(db.select(db.func.count()).select_from(Suppression)) == 5_000
 
 
 def test_imported_unsubscribes_may_be_removed_by_the_sender(dealer):
