@@ -25,6 +25,19 @@ DEFAULTS: dict[str, object] = {
     "IMPORT_CHUNK": 5_000,
     "IMPORT_MAX_REPORTED_INVALID": 1_000,
     "LOG_LEVEL": "INFO",
+    # Recipient links. UNSUBSCRIBE_KEYS: Fernet keys, comma-separated, newest first; older keys
+    # only open tokens. Empty: a key kept in instance/unsubscribe.keys (one machine only).
+    "UNSUBSCRIBE_KEYS": "",
+    "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+    "UNSUBSCRIBE_MAILTO_DOMAIN": "",  # empty: the host of PUBLIC_BASE_URL
+    "MAX_LINK_RECIPIENTS": 10_000,
+    # Rate limits per client address (Flask-Limiter syntax). Valid one-click POSTs are capped
+    # only by the flood limit, so a mailbox provider's traffic is never refused; bad tokens
+    # and failed API keys have their own low limits.
+    "UNSUBSCRIBE_RATE_LIMIT": "30/second",
+    "BAD_TOKEN_LIMIT": "20/minute",
+    "AUTH_FAILURE_LIMIT": "20/minute",
+    "TRUSTED_PROXIES": 0,  # how many reverse proxies set X-Forwarded-For in front of the app
     # The suppression index is hot in memory or on SSD; with PostgreSQL's default of 4 the
     # planner reads 1,000,000 rows sequentially rather than look up 10,000 keys (300 ms vs 85 ms).
     "PG_RANDOM_PAGE_COST": "1.1",

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from flask_migrate import Migrate
 from flask_openapi3 import Info, OpenAPI
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
 from suppression import db as database
@@ -35,7 +36,14 @@ def create_app(overrides: Mapping[str, object] | None = None) -> OpenAPI:
     database.db.init_app(app)
     migrate.init_app(app, database.db, directory=MIGRATIONS, render_as_batch=True)
 
-    from suppression import api, cli
+    if settings["TRUSTED_PROXIES"]:
+        hops = int(settings["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+    from suppression import api, cli, pages, ratelimit, tokens
+    tokens.init_app(app)
+    ratelimit.init_app(app)
     api.register(app)
+    pages.register(app)
     cli.register(app)
     return app

@@ -7,6 +7,7 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from suppression import accounts as account_service
+from suppression import tokens
 from suppression.db import db
 from suppression.errors import DomainError
 from suppression.models import Account, ApiKey, Role
@@ -94,8 +95,18 @@ def demo():
     click.echo(f"  sender: {sender}\n  staff:  {staff}\n  ingest: {ingest}")
 
 
+unsubscribe_cli = AppGroup("unsubscribe", help="Unsubscribe link keys.")
+
+
+@unsubscribe_cli.command("new-key")
+def new_unsubscribe_key():
+    """Print a new key: put it first in UNSUBSCRIBE_KEYS and keep the old ones after it."""
+    click.echo(tokens.new_key())
+
+
 def register(app: Flask) -> None:
     """Attach the command groups to the app's CLI."""
     app.cli.add_command(accounts_cli)
     app.cli.add_command(keys_cli)
     app.cli.add_command(demo)
+    app.cli.add_command(unsubscribe_cli)

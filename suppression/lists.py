@@ -246,3 +246,18 @@ def _note_invalid(report: dict, number: int, value: str, max_reported: int) -> N
         report["invalid_lines"].append({"line": number, "value": value[:320]})
     else:
         report["invalid_lines_truncated"] = True
+
+
+def withdraw(address: str, created_by: str, scopes: list[Scope], actor: str, reason: str) -> list[str]:
+    """Delete the entries in `scopes` that `created_by` made for `address` (an undo); the scope
+    levels removed. Entries anyone else made, or made since, stay."""
+    removed = db.session.execute(
+        delete(Suppression)
+        .where(Suppression.address == address, Suppression.created_by == created_by,
+               Suppression.scope_key.in_([s.key for s in scopes]))
+        .returning(Suppression.account_id, Suppression.list_name, Suppression.reason, Suppression.source)).all()
+    for account_id, list_name, entry_reason, source in removed:
+        audit.record(actor, "suppression.remove", address, account_id=account_id, reason=reason,
+                     details={"scope": scope_level(account_id, list_name), "list": list_name,
+                              "reason": Reason(entry_reason).value, "source": source})
+    return [scope_level(account_id, list_name) for account_id, list_name, _, _ in removed]

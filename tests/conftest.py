@@ -12,15 +12,17 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import text
 
-from suppression import accounts, create_app
+from suppression import accounts, create_app, tokens
 from suppression.db import db
 from suppression.models import Role
+from suppression.ratelimit import limiter_of
 
 BACKENDS = [b.strip() for b in os.environ.get("TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 # One database per run, so that two runs on one machine (a developer's and CI's) never meet.
 PG_DATABASE = os.environ.get("TEST_POSTGRES_DB", f"suppression_test_{os.getpid()}")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+UNSUBSCRIBE_KEY = tokens.new_key()
 
 
 def fresh_postgres(name: str) -> str:
@@ -47,7 +49,8 @@ def database_url(request, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def migrated_app(database_url):
-    app = create_app({"DATABASE_URL": database_url, "TESTING": True})
+    app = create_app({"DATABASE_URL": database_url, "TESTING": True, "UNSUBSCRIBE_KEYS": UNSUBSCRIBE_KEY,
+                      "PUBLIC_BASE_URL": "https://unsubscribe.example.net"})
     with app.app_context():
         upgrade()  # the schema comes from the migrations, as in production
     return app
@@ -55,8 +58,9 @@ def migrated_app(database_url):
 
 @pytest.fixture
 def app(migrated_app):
-    """The app, with every table emptied after the test."""
+    """The app, with every table and rate-limit counter emptied after the test."""
     yield migrated_app
+    limiter_of(migrated_app).reset()
     with migrated_app.app_context():
         db.session.rollback()
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]

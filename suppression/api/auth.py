@@ -5,7 +5,7 @@ from functools import wraps
 
 from flask import g, request
 
-from suppression import accounts
+from suppression import accounts, ratelimit
 from suppression.accounts import Caller
 from suppression.errors import DomainError, Forbidden
 from suppression.models import Role
@@ -43,8 +43,10 @@ def actor() -> str:
 def _caller_from_header() -> Caller:
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
+        ratelimit.count_failure("auth", "AUTH_FAILURE_LIMIT")
         raise Unauthorized("send your API key as 'Authorization: Bearer <key>'")
     found = accounts.authenticate(secret.strip())
     if found is None:
+        ratelimit.count_failure("auth", "AUTH_FAILURE_LIMIT")
         raise Unauthorized("unknown or revoked API key")
     return found

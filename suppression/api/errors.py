@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import BadRequest, HTTPException
 
+from suppression import pages
 from suppression.db import db
 from suppression.errors import DomainError
 
@@ -19,7 +20,9 @@ _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
 
 
 def error_response(status: int, code: str, message: str, details: object = None):
-    """A JSON error response."""
+    """A JSON error response; a plain page for a recipient's request."""
+    if pages.is_page_request():
+        return pages.error_page(status, message)
     response = jsonify({"error": {"code": code, "message": message, "details": details}})
     response.status_code = status
     return response
@@ -38,7 +41,8 @@ def register(app: Flask) -> None:
     @app.before_request
     def reject_malformed_json():
         # get_json(silent=True) inside validation would turn bad JSON into a vague 422.
-        if request.method in ("POST", "PUT", "PATCH") and request.is_json and request.content_length != 0:
+        if (request.method in ("POST", "PUT", "PATCH") and request.is_json and request.content_length != 0
+                and not pages.is_page_request()):  # any body a mail client sends is an opt-out
             try:
                 request.get_json()
             except BadRequest:

@@ -14,4 +14,4 @@ class Error(BaseModel):
     error: ErrorBody
 
 
-ERRORS = {status: Error for status in (400, 401, 403, 404, 413, 422)}
+ERRORS = {status: Error for status in (400, 401, 403, 404, 413, 422, 429)}

@@ -1,8 +1,9 @@
 """Tables, one module per group; importing this package registers them all."""
 from suppression.models.accounts import Account, AccountDomain, AccountStatus, ApiKey, Role
 from suppression.models.audit import AuditEntry
+from suppression.models.counters import DailyCount
 from suppression.models.suppressions import Reason, Suppression
 
 __all__ = [
-    "Account", "AccountDomain", "AccountStatus", "ApiKey", "AuditEntry", "Reason", "Role", "Suppression",
+    "Account", "AccountDomain", "AccountStatus", "ApiKey", "AuditEntry", "DailyCount", "Reason", "Role", "Suppression",
 ]

@@ -1,0 +1,82 @@
+"""Unsubscribe links and the List-Unsubscribe headers a sender puts in each message."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import current_app
+from flask_openapi3 import APIBlueprint, Tag
+from pydantic import BaseModel, Field
+
+from suppression import lists, tokens
+from suppression.addresses import normalize
+from suppression.api.auth import caller, requires
+from suppression.api.schemas import ERRORS
+from suppression.db import read_only
+from suppression.errors import AccountSuspended
+from suppression.models import Role
+
+bp = APIBlueprint("links", __name__, url_prefix="/v1", abp_tags=[Tag(name="unsubscribe links")],
+                  abp_security=[{"bearer": []}], abp_responses=ERRORS)
+
+ONE_CLICK = "List-Unsubscribe=One-Click"
+
+
+class Recipient(BaseModel):
+    address: str
+    list_name: str | None = Field(None, alias="list", description="Unsubscribe from this list of the account only.")
+
+
+class LinksBody(BaseModel):
+    recipients: list[Recipient] = Field(max_length=10_000, description="Up to 10,000 recipients.")
+
+
+class Headers(BaseModel):
+    list_unsubscribe: str = Field(alias="List-Unsubscribe")
+    list_unsubscribe_post: str = Field(alias="List-Unsubscribe-Post")
+
+
+class Link(BaseModel):
+    address: str
+    normalized: str | None
+    list_name: str | None = Field(None, alias="list")
+    url: str | None = Field(None, description="The https one-click and confirmation page URL.")
+    mailto: str | None = None
+    headers: Headers | None = Field(None, description="Put both in the message, signed by DKIM.")
+    error: str | None = Field(None, description="invalid_address: no link for this one.")
+
+
+class LinksResult(BaseModel):
+    results: list[Link]
+
+
+@bp.post("/unsubscribe-links", responses={200: LinksResult})
+@read_only
+@requires(Role.sender)
+def unsubscribe_links(body: LinksBody):
+    """For each recipient: the unsubscribe URL, the mailto address and the two headers (RFC 8058)."""
+    if caller().account_suspended:
+        raise AccountSuspended("this account is suspended and may not send; links already sent keep working")
+    account_id = caller().account_id
+    for list_name in {r.list_name for r in body.recipients if r.list_name is not None}:
+        lists.Scope.of(account_id, list_name)  # 422 invalid_list before any link is made
+    base, mailbox = _endpoints()
+    return {"results": [_link(account_id, r, base, mailbox) for r in body.recipients]}
+
+
+def _endpoints() -> tuple[str, str]:
+    base = str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/")
+    domain = current_app.config["UNSUBSCRIBE_MAILTO_DOMAIN"] or urlsplit(base).hostname
+    return base + "/u/", f"unsubscribe@{domain}"
+
+
+def _link(account_id: int, recipient: Recipient, base: str, mailbox: str) -> dict:
+    list_name = recipient.list_name.strip().lower() if recipient.list_name else None
+    address = normalize(recipient.address)
+    if address is None:
+        return {"address": recipient.address, "normalized": None, "list": list_name, "error": "invalid_address"}
+    token = tokens.sealer().seal(account_id, address, list_name)
+    url = base + token
+    # The token rides in the subject: a local part longer than 64 octets is refused by some MTAs.
+    mailto = f"mailto:{mailbox}?subject=unsubscribe%20{token}"
+    return {"address": recipient.address, "normalized": address, "list": list_name, "url": url, "mailto": mailto,
+            "headers": {"List-Unsubscribe": f"<{url}>, <{mailto}>", "List-Unsubscribe-Post": ONE_CLICK}}

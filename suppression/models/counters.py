@@ -1,0 +1,31 @@
+"""Per-account daily counters: the numerators and denominators of the AUP rates."""
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import BigInteger, Date, ForeignKey
+from sqlalchemy.orm import Mapped, mapped_column
+
+from suppression.db import db
+
+COUNTERS = ("sends", "hard_bounces", "soft_bounces", "complaints", "unsubscribes", "trap_hits", "seed_findings")
+
+
+def _counter() -> Mapped[int]:
+    return mapped_column(BigInteger, default=0, server_default="0")
+
+
+class DailyCount(db.Model):
+    """One row per account and UTC day; bumped in the transaction of the change it counts."""
+
+    __tablename__ = "daily_counts"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    sends: Mapped[int] = _counter()
+    hard_bounces: Mapped[int] = _counter()
+    soft_bounces: Mapped[int] = _counter()
+    complaints: Mapped[int] = _counter()
+    unsubscribes: Mapped[int] = _counter()
+    trap_hits: Mapped[int] = _counter()
+    seed_findings: Mapped[int] = _counter()

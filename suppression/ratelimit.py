@@ -1,0 +1,63 @@
+"""Rate limits (Flask-Limiter), per client address: Redis when configured, memory otherwise.
+
+Storage trouble never refuses a request: a recipient's opt-out must go through when Redis is
+down, so errors are swallowed and limits fall back to memory.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, current_app
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from limits import parse
+
+from suppression.errors import DomainError
+
+log = logging.getLogger(__name__)
+_KEY = "suppression_limiter"
+
+
+class TooManyAttempts(DomainError):
+    status = 429
+    code = "rate_limited"
+
+
+def init_app(app: Flask) -> Limiter:
+    """The app's limiter (one per app: Flask-Limiter keeps its storage on the instance)."""
+    options = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5} if app.config["REDIS_URL"] else {}
+    limiter = Limiter(key_func=get_remote_address, swallow_errors=True, in_memory_fallback_enabled=True,
+                      storage_uri=app.config["REDIS_URL"] or "memory://", storage_options=options,
+                      key_prefix="suppression")
+    limiter.init_app(app)
+    app.extensions[_KEY] = limiter
+    return limiter
+
+
+def limiter_of(app: Flask | None = None) -> Limiter:
+    """The limiter of `app` (default: the current app)."""
+    return (app or current_app).extensions[_KEY]
+
+
+def limit_blueprint(app: Flask, blueprint, limit_name: str) -> None:
+    """Apply the limit named `limit_name` in the settings to every view of `blueprint`."""
+    limiter_of(app).limit(lambda: setting(limit_name))(blueprint)
+
+
+def setting(name: str) -> str:
+    """A limit from the app's settings, read per request so tests and operators can change it."""
+    return str(current_app.config[name])
+
+
+def count_failure(kind: str, limit_name: str) -> None:
+    """Count one failure of `kind` (a bad API key, a bad token) from this client; TooManyAttempts
+    once the limit named `limit_name` is spent. Only failures are counted, so successful requests
+    never wait on the limiter's storage."""
+    limit = parse(setting(limit_name))
+    try:
+        allowed = limiter_of().limiter.hit(limit, kind, get_remote_address())
+    except Exception as exc:  # the limiter's storage is down: let the request be answered
+        log.warning("rate limit storage unavailable: %s", type(exc).__name__)
+        return
+    if not allowed:
+        raise TooManyAttempts("too many failed attempts from your address; wait a minute and retry")

@@ -1,0 +1,115 @@
+"""Unsubscribe tokens: who may be unsubscribed from whom, sealed with authenticated encryption.
+
+A token is a Fernet token (AES-128-CBC + HMAC-SHA256) over "1|account|list|address", so the
+address is not readable from the URL and any change to the token is detected. Fernet's own
+timestamp is the issue time. Keys rotate through MultiFernet: the first key seals, every key
+opens, and a token sealed with a key that has been removed no longer opens.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from flask import Flask, current_app
+
+VERSION = "1"
+MAX_TOKEN_LENGTH = 1024  # an address is at most 320 bytes; a longer token is not ours
+
+
+class BadToken(Exception):
+    """The token is not one this service sealed with a key it still holds."""
+
+
+@dataclass(frozen=True)
+class Claims:
+    account_id: int
+    address: str
+    list_name: str | None
+    issued_at: datetime
+
+
+class Sealer:
+    """Seals and opens tokens with a list of keys, newest first."""
+
+    def __init__(self, keys: list[str]):
+        if not keys:
+            raise ValueError("UNSUBSCRIBE_KEYS holds no key")
+        fernets = []
+        for number, key in enumerate(keys, 1):
+            try:
+                fernets.append(Fernet(key))
+            except ValueError:
+                raise ValueError(f"UNSUBSCRIBE_KEYS: key {number} is not a Fernet key "
+                                 "(make one with `flask --app wsgi unsubscribe new-key`)") from None
+        self._fernet = MultiFernet(fernets)
+
+    def seal(self, account_id: int, address: str, list_name: str | None = None) -> str:
+        """A URL-safe token for a normalized address of `account_id` (and `list_name`)."""
+        payload = f"{VERSION}|{account_id}|{list_name or ''}|{address}".encode()
+        # Fernet pads its base64 with '='; URLs and mail headers do better without it.
+        return self._fernet.encrypt(payload).decode("ascii").rstrip("=")
+
+    def open(self, token: str) -> Claims:
+        """The claims of `token`, or BadToken. Tokens do not expire: an old link still unsubscribes
+        for as long as its key is kept (keep each key at least a year after it stops sealing)."""
+        if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+            raise BadToken()
+        raw = (token + "=" * (-len(token) % 4)).encode("ascii")
+        try:
+            payload = self._fernet.decrypt(raw).decode()
+            issued = self._fernet.extract_timestamp(raw)
+        except (InvalidToken, UnicodeDecodeError):
+            raise BadToken() from None
+        version, account, list_name, address = payload.split("|", 3)
+        if version != VERSION:
+            raise BadToken()
+        return Claims(int(account), address, list_name or None, datetime.fromtimestamp(issued, timezone.utc))
+
+
+def init_app(app: Flask) -> None:
+    """Build the app's sealer from UNSUBSCRIBE_KEYS; a bad key stops start-up with its number."""
+    app.extensions["unsubscribe_sealer"] = Sealer(keys_from(str(app.config["UNSUBSCRIBE_KEYS"]), app.instance_path))
+
+
+def sealer() -> Sealer:
+    """The current app's sealer."""
+    return current_app.extensions["unsubscribe_sealer"]
+
+
+def token_id(token: str) -> str:
+    """A short fingerprint of one token: what it added is what its undo may remove."""
+    return hashlib.sha256(token.rstrip("=").encode("ascii", "replace")).hexdigest()[:16]
+
+
+def new_key() -> str:
+    """A fresh Fernet key."""
+    return Fernet.generate_key().decode("ascii")
+
+
+def keys_from(setting: str, instance_path: str) -> list[str]:
+    """The configured keys; with none configured, one kept under instance/ (made on first use)."""
+    keys = [k.strip() for k in setting.split(",") if k.strip()]
+    if keys:
+        return keys
+    path = os.path.join(instance_path, "unsubscribe.keys")
+    if not os.path.exists(path):
+        _create_once(path, new_key() + "\n")
+    with open(path) as stored:
+        return [k.strip() for k in stored.read().replace(",", "\n").split() if k.strip()]
+
+
+def _create_once(path: str, content: str) -> None:
+    # Written aside and linked into place: two workers starting at once agree on one key.
+    temp = f"{path}.{os.getpid()}"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(content)
+    try:
+        os.link(temp, path)
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(temp)
