@@ -7,10 +7,13 @@ counts once.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
+from email.message import EmailMessage
 
 from suppression import audit, counters, lists
 from suppression.models import Reason
+from suppression import tokens
 from suppression.tokens import Claims
 
 
@@ -68,3 +71,30 @@ def resubscribe(claims: Claims, token_id: str) -> list[str]:
 def creator(token_id: str) -> str:
     """How a suppression row names the link that made it."""
     return f"token:{token_id}"
+
+
+# A Fernet token: version byte 0x80 and a 64-bit timestamp make it start "gAAAAA".
+_TOKEN = re.compile(r"gAAAAA[A-Za-z0-9_-]{60,1000}")
+
+
+def from_mail(message: EmailMessage) -> Outcome | None:
+    """Act on mail sent to the List-Unsubscribe mailto address; None when it carries no valid token.
+
+    The token rides in the subject the link set; mail clients keep it, people replying by hand
+    usually do too, and the body is searched as a fallback."""
+    for text in (str(message.get("Subject", "")), _plain_body(message)):
+        for candidate in _TOKEN.findall(text):
+            try:
+                claims = tokens.sealer().open(candidate)
+            except tokens.BadToken:
+                continue
+            return unsubscribe(claims, tokens.token_id(candidate), Choice.this, Source.mailto)
+    return None
+
+
+def _plain_body(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    try:
+        return part.get_content()[:100_000] if part is not None else ""
+    except (LookupError, ValueError):  # an unknown charset or broken encoding
+        return ""

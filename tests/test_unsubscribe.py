@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timezone
+from email.message import EmailMessage
+from urllib.parse import unquote
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from suppression import create_app, lists, tokens
+from suppression import create_app, lists, tokens, unsubscribe
 from suppression.db import db
 from suppression.models import AuditEntry, DailyCount, Reason, Suppression
 
@@ -354,3 +356,34 @@ def test_counts_land_on_the_unsubscribed_dealer(app, client, make_dealer):
                                          .group_by(DailyCount.account_id)).all())
     assert totals == {alpha.account_id: 2}
     assert beta.account_id not in totals
+
+
+# The mailto address (the inbound mail path hands such messages to unsubscribe.from_mail)
+
+
+def mail(subject: str, body: str = "Please remove me.") -> EmailMessage:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "reader@example.com", "unsubscribe@x.example", subject
+    message.set_content(body)
+    return message
+
+
+def test_mail_to_the_mailto_address_unsubscribes_once(app, dealer):
+    result = link(dealer, "mailer@example.com")
+    subject = unquote(result["mailto"].split("subject=", 1)[1])
+    with app.app_context():
+        first = unsubscribe.from_mail(mail(subject))
+        again = unsubscribe.from_mail(mail("Re: " + subject))
+        db.session.commit()
+    assert first.changed and not again.changed
+    assert rows(app) == [("mailer@example.com", f"a{dealer.account_id}", Reason.unsubscribed, "mailto")]
+
+
+def test_mailto_token_is_found_in_the_body_and_forgeries_do_nothing(app, dealer):
+    token = path_of(link(dealer, "body@example.com"))[len("/u/"):]
+    with app.app_context():
+        assert unsubscribe.from_mail(mail("stop", f"> unsubscribe {tampered(token)}")) is None
+        assert unsubscribe.from_mail(mail("stop", "no token here")) is None
+        assert unsubscribe.from_mail(mail("stop", f"quoted:\n> unsubscribe {token}\n")).changed
+        db.session.commit()
+    assert [r[0] for r in rows(app)] == ["body@example.com"]
