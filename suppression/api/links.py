@@ -1,6 +1,7 @@
 """Unsubscribe links and the List-Unsubscribe headers a sender puts in each message."""
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -19,6 +20,8 @@ bp = APIBlueprint("links", __name__, url_prefix="/v1", abp_tags=[Tag(name="unsub
                   abp_security=[{"bearer": []}], abp_responses=ERRORS)
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+log = logging.getLogger(__name__)
 
 
 class Recipient(BaseModel):
@@ -65,7 +68,11 @@ def unsubscribe_links(body: LinksBody):
 
 def _endpoints() -> tuple[str, str]:
     base = str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/")
-    domain = current_app.config["UNSUBSCRIBE_MAILTO_DOMAIN"] or urlsplit(base).hostname
+    host = urlsplit(base).hostname
+    if not base.startswith("https://") and host not in LOCAL_HOSTS:
+        # Gmail and Yahoo honour one-click only over https; say so where operators look.
+        log.warning("PUBLIC_BASE_URL is not https: mailbox providers will not offer one-click unsubscribe")
+    domain = current_app.config["UNSUBSCRIBE_MAILTO_DOMAIN"] or host
     return base + "/u/", f"unsubscribe@{domain}"
 
 
