@@ -1,11 +1,13 @@
 # make run: the service on the embedded default (SQLite under instance/, jobs inline).
-# make test: the whole suite on SQLite and on PostgreSQL, with real Redis.
+# make test: the whole suite on SQLite and on PostgreSQL, with real Redis, and the recipient pages
+# in Debian's headless Chromium (make install-browser installs it when missing).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test bench worker services install clean
+.PHONY: run test bench worker services install install-browser clean
 
 install: $(VENV)/.installed
 
@@ -22,7 +24,11 @@ run: install
 services:
 	scripts/services.sh
 
-test: install services
+# Debian's own packages: Selenium is never allowed to download a browser or a driver.
+install-browser:
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium chromium-driver)
+
+test: install install-browser services
 	$(BIN)/python -m pytest
 
 bench: install services
