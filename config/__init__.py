@@ -31,9 +31,9 @@ DEFAULTS: dict[str, object] = {
     "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
     "UNSUBSCRIBE_MAILTO_DOMAIN": "",  # empty: the host of PUBLIC_BASE_URL
     "MAX_LINK_RECIPIENTS": 10_000,
-    # Rate limits per client address (Flask-Limiter syntax). Valid one-click POSTs are capped
-    # only by the flood limit, so a mailbox provider's traffic is never refused; bad tokens
-    # and failed API keys have their own low limits.
+    # Rate limits per client address (Flask-Limiter syntax): page views of /u/ (POSTs are never
+    # refused, so a mailbox provider's one-click traffic always lands), and failures (bad tokens,
+    # bad API keys), which alone are counted, so good requests never wait on the limiter.
     "UNSUBSCRIBE_RATE_LIMIT": "30/second",
     "BAD_TOKEN_LIMIT": "20/minute",
     "AUTH_FAILURE_LIMIT": "20/minute",

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from functools import wraps
+import re
+from functools import lru_cache, wraps
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
@@ -62,6 +63,23 @@ def driver_rows(sql: str, params: tuple) -> list[tuple]:
         return cursor.fetchall()
     finally:
         cursor.close()
+
+
+def driver_named(sql: str, params: dict) -> list[tuple]:
+    """Like `driver_rows`, for `sql` with :name placeholders and a mapping of values."""
+    if dialect() == "postgresql":
+        sql = _pyformat(sql)
+    cursor = db.session.connection().connection.driver_connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+@lru_cache(maxsize=64)
+def _pyformat(sql: str) -> str:
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql)
 
 
 def keyset_page(stmt, column, limit: int, before: int | None) -> tuple[list, int | None]:

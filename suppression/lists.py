@@ -131,14 +131,22 @@ RETURNING address
 """
 
 
+def upsert_sql(rows: str) -> str:
+    """The upsert of `add` for the addresses of the SQL row source `rows` (a column `address`),
+    with its parameters (:scope_key, :reason, ... :expires_at), returning the addresses added."""
+    return _UPSERT.format(addresses=rows)
+
+
+def stamped(sql: str):
+    """`sql` as a statement whose :created_at and :expires_at bind as stored timestamps."""
+    stamp = Suppression.__table__.c.created_at.type
+    return text(sql).bindparams(bindparam("created_at", type_=stamp), bindparam("expires_at", type_=stamp))
+
+
 def _upsert_sql():
     if dialect() == "postgresql":
-        source = "unnest(CAST(:addresses AS text[])) AS a(address)"
-    else:
-        source = "(SELECT value AS address FROM json_each(:addresses))"
-    stamp = Suppression.__table__.c.created_at.type
-    return text(_UPSERT.format(addresses=source)).bindparams(
-        bindparam("created_at", type_=stamp), bindparam("expires_at", type_=stamp))
+        return stamped(upsert_sql("unnest(CAST(:addresses AS text[])) AS a(address)"))
+    return stamped(upsert_sql("(SELECT value AS address FROM json_each(:addresses))"))
 
 
 def _address_param(addresses: list[str]):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits import parse
@@ -39,9 +39,12 @@ def limiter_of(app: Flask | None = None) -> Limiter:
     return (app or current_app).extensions[_KEY]
 
 
-def limit_blueprint(app: Flask, blueprint, limit_name: str) -> None:
-    """Apply the limit named `limit_name` in the settings to every view of `blueprint`."""
-    limiter_of(app).limit(lambda: setting(limit_name))(blueprint)
+def limit_blueprint(app: Flask, blueprint, limit_name: str, exempt_when=None) -> None:
+    """Apply the limit named `limit_name` in the settings to the views of `blueprint` (all of
+    them, or those for which `exempt_when()` is false). Other requests skip the limiter."""
+    limiter = limiter_of(app)
+    limiter.limit(lambda: setting(limit_name), exempt_when=exempt_when)(blueprint)
+    limiter.request_filter(lambda: request.blueprint != blueprint.name)
 
 
 def setting(name: str) -> str:

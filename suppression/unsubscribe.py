@@ -1,4 +1,4 @@
-"""What a recipient's opt-out does: suppress, count, audit, all in the caller's transaction.
+"""What a recipient's opt-out does: suppress, count, audit, all at once.
 
 The write goes straight to the database (no queue), so an opt-out is honoured when Redis is
 down. It is idempotent: repeating it, or fifty one-click POSTs at once, leaves one entry and
@@ -11,9 +11,11 @@ import re
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-from suppression import audit, counters, lists
+import orjson
+
+from suppression import audit, counters, lists, tokens
+from suppression.db import db, dialect, driver_named, driver_rows, utcnow
 from suppression.models import Reason
-from suppression import tokens
 from suppression.tokens import Claims
 
 
@@ -33,6 +35,7 @@ class Choice(str, enum.Enum):
 class Outcome:
     changed: bool
     scope: str  # global, account or list
+    dealer: str  # the account's name, for the recipient's page
 
 
 def scope_for(claims: Claims, choice: Choice) -> lists.Scope:
@@ -44,18 +47,66 @@ def scope_for(claims: Claims, choice: Choice) -> lists.Scope:
     return lists.Scope(claims.account_id)
 
 
-def unsubscribe(claims: Claims, token_id: str, choice: Choice, source: Source) -> Outcome:
-    """Suppress the token's address for `choice`; count and audit it when that changed anything."""
+def dealer_name(account_id: int) -> str | None:
+    """The name of the account a link belongs to; None when there is no such account."""
+    found = driver_rows("SELECT name FROM accounts WHERE id = ?", (account_id,))
+    return found[0][0] if found else None
+
+
+def unsubscribe(claims: Claims, token_id: str, choice: Choice, source: Source) -> Outcome | None:
+    """Suppress the token's address for `choice`, counting and auditing it when that changed
+    anything; None when the token's account does not exist."""
     scope = scope_for(claims, choice)
     reason = Reason.global_opt_out if scope == lists.GLOBAL else Reason.unsubscribed
-    added = lists.add(scope, [claims.address], reason, source.value, creator(token_id)).added
+    params = {"address": claims.address, "scope_key": scope.key, "account_id": scope.account_id,
+              "list_name": scope.list_name, "reason": reason.value, "source": source.value, "event_id": None,
+              "created_by": creator(token_id), "created_at": utcnow(), "expires_at": None,
+              "dealer_id": claims.account_id, "actor": f"recipient:{token_id}",
+              "details": _details(scope, reason, source, claims)}
+    if dialect() == "postgresql":
+        dealer, changed = _in_one_statement(params)
+    else:
+        dealer, changed = _in_steps(scope, reason, params)
+    return Outcome(changed, scope.level, dealer) if dealer is not None else None
+
+
+def _details(scope: lists.Scope, reason: Reason, source: Source, claims: Claims) -> dict:
+    return {"scope": scope.level, "list": scope.list_name, "reason": reason.value, "source": source.value,
+            "link_issued_at": claims.issued_at.isoformat()}
+
+
+# On PostgreSQL an opt-out is one statement in autocommit: the suppression, the day's count and
+# the audit entry are written together or not at all, in one round trip. The upsert and the
+# count are lists' and counters' own SQL; the count and audit rows exist only if a row was added.
+_ONE_STATEMENT = (
+    "WITH added AS ({upsert}), counted AS ({count}), audited AS ("
+    " INSERT INTO audit_log (at, actor, action, target, account_id, details)"
+    " SELECT :created_at, :actor, 'suppression.unsubscribe', :address, :dealer_id, CAST(:details AS json)"
+    " FROM added)"
+    " SELECT (SELECT name FROM accounts WHERE id = :dealer_id), EXISTS (SELECT 1 FROM added)"
+).format(
+    upsert=lists.upsert_sql("(SELECT CAST(:address AS text) AS address FROM accounts WHERE id = :dealer_id) AS a"),
+    count=counters.bump_sql("unsubscribes", "SELECT :dealer_id, CAST(:day AS date), 1 FROM added"))
+
+
+def _in_one_statement(params: dict) -> tuple[str | None, bool]:
+    if not db.session().in_transaction():  # alone, it needs no BEGIN and COMMIT; else it joins the caller's
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    params = params | {"day": params["created_at"].date(), "details": orjson.dumps(params["details"]).decode()}
+    dealer, changed = driver_named(_ONE_STATEMENT, params)[0]
+    return dealer, changed
+
+
+def _in_steps(scope: lists.Scope, reason: Reason, params: dict) -> tuple[str | None, bool]:
+    dealer = dealer_name(params["dealer_id"])
+    if dealer is None:
+        return None, False
+    added = lists.add(scope, [params["address"]], reason, params["source"], params["created_by"]).added
     if added:
-        counters.bump(claims.account_id, "unsubscribes")
-        audit.record(f"recipient:{token_id}", "suppression.unsubscribe", claims.address,
-                     account_id=claims.account_id,
-                     details={"scope": scope.level, "list": scope.list_name, "reason": reason.value,
-                              "source": source.value, "link_issued_at": claims.issued_at.isoformat()})
-    return Outcome(bool(added), scope.level)
+        counters.bump(params["dealer_id"], "unsubscribes")
+        audit.record(params["actor"], "suppression.unsubscribe", params["address"], account_id=params["dealer_id"],
+                     details=params["details"])
+    return dealer, bool(added)
 
 
 def resubscribe(claims: Claims, token_id: str) -> list[str]:

@@ -151,8 +151,7 @@ def test_repeated_one_click_posts_leave_one_entry_one_count_one_audit_entry(app,
     assert entries[0].details["source"] == "one_click" and entries[0].actor.startswith("recipient:")
 
 
-def test_fifty_simultaneous_one_click_posts_make_one_row(app, client, dealer, monkeypatch):
-    monkeypatch.setitem(app.config, "UNSUBSCRIBE_RATE_LIMIT", "1000/second")
+def test_fifty_simultaneous_one_click_posts_make_one_row(app, client, dealer):
     path = path_of(link(dealer, "rush@example.com"))
     start, statuses = threading.Barrier(50), []
 
@@ -280,6 +279,8 @@ def test_flood_of_page_requests_is_rate_limited_per_client(app, client, dealer, 
     assert statuses == [200, 200, 200, 200, 429]
     other_client = client.get(path, environ_base={"REMOTE_ADDR": "192.0.2.7"})
     assert other_client.status_code == 200
+    # A mailbox provider's one-click POSTs all come from a few addresses: never refused.
+    assert [client.post(path, data=ONE_CLICK).status_code for _ in range(10)] == [200] * 10
 
 
 def test_failed_api_keys_are_rate_limited_and_good_keys_are_not(app, client, dealer, monkeypatch):

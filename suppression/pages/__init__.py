@@ -9,9 +9,8 @@ from flask import Blueprint, Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from suppression import ratelimit, tokens, unsubscribe
-from suppression.db import db
+from suppression.db import db, read_only
 from suppression.errors import DomainError
-from suppression.models import Account
 from suppression.unsubscribe import Choice, Source
 
 bp = Blueprint("pages", __name__, url_prefix="/u", template_folder="templates",
@@ -28,6 +27,10 @@ HEADERS = {
 }
 
 
+ONE_CLICK_DONE = ("<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Unsubscribed</title>"
+                  "<p>You are unsubscribed.</p></html>")
+
+
 class BadLink(DomainError):
     status = 400
     code = "bad_link"
@@ -36,7 +39,9 @@ class BadLink(DomainError):
 def register(app: Flask) -> None:
     """The recipient blueprint, and its headers on every /u/ response (errors included)."""
     app.register_blueprint(bp)
-    ratelimit.limit_blueprint(app, bp, "UNSUBSCRIBE_RATE_LIMIT")
+    # Page views are flood-limited; POSTs never are: a refused one-click is a lost opt-out (mail
+    # clients do not retry), a valid token's POST is idempotent, and bad tokens have their own limit.
+    ratelimit.limit_blueprint(app, bp, "UNSUBSCRIBE_RATE_LIMIT", exempt_when=lambda: request.method == "POST")
 
     @app.after_request
     def page_headers(response: Response) -> Response:
@@ -57,48 +62,57 @@ def error_page(status: int, message: str) -> Response:
 
 
 @bp.get("/<token>")
+@read_only
 def confirm(token: str):
     """The confirmation page; it changes nothing."""
-    claims, dealer = _open(token)
-    return _confirm_page(token, claims, dealer)
+    claims = _open(token)
+    return _confirm_page(token, claims, _dealer(claims))
 
 
 @bp.post("/<token>")
 def unsubscribe_post(token: str):
     """RFC 8058 one-click (any body, even none), or the page's form with a chosen scope."""
-    claims, dealer = _open(token)
+    claims = _open(token)
     chosen = _form().get("scope")
     source = Source.one_click if chosen is None else Source.page
     choice = Choice(chosen) if chosen in {c.value for c in Choice} else Choice.this
     outcome = unsubscribe.unsubscribe(claims, tokens.token_id(token), choice, source)
+    if outcome is None:
+        raise BadLink(_BAD_LINK)
     db.session.commit()
+    if source == Source.one_click:  # read by a mail client, not a person: no page to render
+        return Response(ONE_CLICK_DONE, mimetype="text/html")
     return render_template("pages/done.html", token=token, masked=mask(claims.address),
-                           what=_what(outcome.scope, claims, dealer))
+                           what=_what(outcome.scope, claims, outcome.dealer))
 
 
 @bp.post("/<token>/resubscribe")
 def resubscribe(token: str):
     """Undo what this link did; other opt-outs stay."""
-    claims, dealer = _open(token)
+    claims = _open(token)
+    dealer = _dealer(claims)
     removed = unsubscribe.resubscribe(claims, tokens.token_id(token))
     db.session.commit()
     if removed:
-        notice = f"Done: you will get mail from {dealer.name} again."
+        notice = f"Done: you will get mail from {dealer} again."
     else:
         notice = "Nothing to undo: this link has not unsubscribed you from anything."
     return _confirm_page(token, claims, dealer, notice)
 
 
-def _open(token: str) -> tuple[tokens.Claims, Account]:
+def _open(token: str) -> tokens.Claims:
     try:
-        claims = tokens.sealer().open(token)
+        return tokens.sealer().open(token)
     except tokens.BadToken:
         ratelimit.count_failure("token", "BAD_TOKEN_LIMIT")
         raise BadLink(_BAD_LINK) from None
-    dealer = db.session.get(Account, claims.account_id)
-    if dealer is None:
+
+
+def _dealer(claims: tokens.Claims) -> str:
+    name = unsubscribe.dealer_name(claims.account_id)
+    if name is None:  # a link from another installation, or an account since deleted
         raise BadLink(_BAD_LINK)
-    return claims, dealer
+    return name
 
 
 _BAD_LINK = ("This unsubscribe link is not valid. If you copied it from an email, check that you "
@@ -113,17 +127,17 @@ def _form():
         return {}
 
 
-def _confirm_page(token: str, claims: tokens.Claims, dealer: Account, notice: str | None = None) -> str:
-    return render_template("pages/confirm.html", token=token, masked=mask(claims.address), dealer=dealer.name,
+def _confirm_page(token: str, claims: tokens.Claims, dealer: str, notice: str | None = None) -> str:
+    return render_template("pages/confirm.html", token=token, masked=mask(claims.address), dealer=dealer,
                            list_name=claims.list_name, notice=notice)
 
 
-def _what(scope: str, claims: tokens.Claims, dealer: Account) -> str:
+def _what(scope: str, claims: tokens.Claims, dealer: str) -> str:
     if scope == "global":
         return "from any dealer on this platform"
     if scope == "list":
-        return f"from the “{claims.list_name}” list of {dealer.name}"
-    return f"from {dealer.name}"
+        return f"from the “{claims.list_name}” list of {dealer}"
+    return f"from {dealer}"
 
 
 def mask(address: str) -> str:
