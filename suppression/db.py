@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 import re
-from functools import lru_cache, wraps
+from functools import wraps
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
@@ -44,8 +44,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def dialect() -> str:
-    """'postgresql' or 'sqlite': the database this session talks to."""
-    return db.session.get_bind().dialect.name
+    """'postgresql' or 'sqlite': the database this app talks to."""
+    return db.engine.dialect.name
 
 
 def driver_rows(sql: str, params: tuple) -> list[tuple]:
@@ -65,20 +65,8 @@ def driver_rows(sql: str, params: tuple) -> list[tuple]:
         cursor.close()
 
 
-def driver_named(sql: str, params: dict) -> list[tuple]:
-    """Like `driver_rows`, for `sql` with :name placeholders and a mapping of values."""
-    if dialect() == "postgresql":
-        sql = _pyformat(sql)
-    cursor = db.session.connection().connection.driver_connection.cursor()
-    try:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-    finally:
-        cursor.close()
-
-
-@lru_cache(maxsize=64)
-def _pyformat(sql: str) -> str:
+def pyformat(sql: str) -> str:
+    """`sql` with :name placeholders turned into psycopg's %(name)s."""
     return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql)
 
 

@@ -39,12 +39,12 @@ def limiter_of(app: Flask | None = None) -> Limiter:
     return (app or current_app).extensions[_KEY]
 
 
-def limit_blueprint(app: Flask, blueprint, limit_name: str, exempt_when=None) -> None:
-    """Apply the limit named `limit_name` in the settings to the views of `blueprint` (all of
-    them, or those for which `exempt_when()` is false). Other requests skip the limiter."""
+def limit_blueprint(app: Flask, blueprint, limit_name: str, exempt_when=lambda: False) -> None:
+    """Apply the limit named `limit_name` in the settings to the views of `blueprint`, except
+    requests for which `exempt_when()` is true. Other requests skip the limiter altogether."""
     limiter = limiter_of(app)
-    limiter.limit(lambda: setting(limit_name), exempt_when=exempt_when)(blueprint)
-    limiter.request_filter(lambda: request.blueprint != blueprint.name)
+    limiter.limit(lambda: setting(limit_name))(blueprint)
+    limiter.request_filter(lambda: request.blueprint != blueprint.name or exempt_when())
 
 
 def setting(name: str) -> str:

@@ -1,4 +1,4 @@
-"""What a recipient's opt-out does: suppress, count, audit, all at once.
+"""What a recipient's opt-out does: suppress, count, audit, all at once and committed.
 
 The write goes straight to the database (no queue), so an opt-out is honoured when Redis is
 down. It is idempotent: repeating it, or fifty one-click POSTs at once, leaves one entry and
@@ -14,7 +14,7 @@ from email.message import EmailMessage
 import orjson
 
 from suppression import audit, counters, lists, tokens
-from suppression.db import db, dialect, driver_named, driver_rows, utcnow
+from suppression.db import db, dialect, driver_rows, pyformat, utcnow
 from suppression.models import Reason
 from suppression.tokens import Claims
 
@@ -55,7 +55,7 @@ def dealer_name(account_id: int) -> str | None:
 
 def unsubscribe(claims: Claims, token_id: str, choice: Choice, source: Source) -> Outcome | None:
     """Suppress the token's address for `choice`, counting and auditing it when that changed
-    anything; None when the token's account does not exist."""
+    anything, and commit; None when the token's account does not exist."""
     scope = scope_for(claims, choice)
     reason = Reason.global_opt_out if scope == lists.GLOBAL else Reason.unsubscribed
     params = {"address": claims.address, "scope_key": scope.key, "account_id": scope.account_id,
@@ -88,12 +88,20 @@ _ONE_STATEMENT = (
     upsert=lists.upsert_sql("(SELECT CAST(:address AS text) AS address FROM accounts WHERE id = :dealer_id) AS a"),
     count=counters.bump_sql("unsubscribes", "SELECT :dealer_id, CAST(:day AS date), 1 FROM added"))
 
+_ONE_STATEMENT_PG = pyformat(_ONE_STATEMENT)
+
 
 def _in_one_statement(params: dict) -> tuple[str | None, bool]:
-    if not db.session().in_transaction():  # alone, it needs no BEGIN and COMMIT; else it joins the caller's
-        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     params = params | {"day": params["created_at"].date(), "details": orjson.dumps(params["details"]).decode()}
-    dealer, changed = driver_named(_ONE_STATEMENT, params)[0]
+    # Its own connection in autocommit, outside the ORM session: the statement is atomic alone,
+    # so it needs no BEGIN and COMMIT, and this is the hot path of a one-click POST.
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        cursor = connection.connection.driver_connection.cursor()
+        try:
+            cursor.execute(_ONE_STATEMENT_PG, params)
+            dealer, changed = cursor.fetchone()
+        finally:
+            cursor.close()
     return dealer, changed
 
 
@@ -106,6 +114,7 @@ def _in_steps(scope: lists.Scope, reason: Reason, params: dict) -> tuple[str | N
         counters.bump(params["dealer_id"], "unsubscribes")
         audit.record(params["actor"], "suppression.unsubscribe", params["address"], account_id=params["dealer_id"],
                      details=params["details"])
+    db.session.commit()
     return dealer, bool(added)
 
 
