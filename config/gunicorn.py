@@ -9,8 +9,8 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # Imports and filters of a million lines take longer than gunicorn's 30 s default.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "300"))
 accesslog = os.environ.get("ACCESS_LOG", "-")
-# The access log must not carry addresses: they are redacted from the request line.
-access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+# The access log must not carry addresses: this logger redacts them from the path, and writes
+# its own fixed format (client "METHOD path" status bytes ms).
 logger_class = "suppression.logs.AccessLogger"
 
 

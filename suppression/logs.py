@@ -37,10 +37,13 @@ def configure(level: str) -> None:
 
 
 class AccessLogger(Logger):
-    """gunicorn's access log, with addresses in the request line redacted."""
+    """gunicorn's access log: client, method, path (addresses redacted, no query string), status,
+    bytes sent and milliseconds. Written directly: gunicorn's general formatting computes every
+    atom of every request, a fifth of the cost of a one-click unsubscribe."""
 
     def access(self, resp, req, environ, request_time):
-        environ = dict(environ, PATH_INFO=redact(environ.get("PATH_INFO", "")),
-                       RAW_URI=redact(environ.get("RAW_URI", "")), QUERY_STRING=redact(environ.get("QUERY_STRING", "")))
-        req.path, req.uri, req.query = redact(req.path), redact(req.uri), redact(req.query or "")
-        super().access(resp, req, environ, request_time)
+        if not self.access_log_enabled:
+            return
+        millis = request_time.seconds * 1000 + request_time.microseconds // 1000
+        self.access_log.info('%s "%s %s" %s %s %sms', environ.get("REMOTE_ADDR", "-"), req.method,
+                             redact(req.path), resp.status_code, getattr(resp, "sent", "-"), millis)

@@ -119,13 +119,15 @@ def _in_steps(scope: lists.Scope, reason: Reason, params: dict) -> tuple[str | N
 
 
 def resubscribe(claims: Claims, token_id: str) -> list[str]:
-    """Undo what this token added (any scope); the scopes removed. Complaints, bounces and
+    """Undo what this token added (any scope), and commit; the scopes removed. Complaints, bounces and
     opt-outs made another way stay."""
     scopes = [lists.GLOBAL, lists.Scope(claims.account_id)]
     if claims.list_name:
         scopes.append(lists.Scope(claims.account_id, claims.list_name))
-    return lists.withdraw(claims.address, creator(token_id), scopes, f"recipient:{token_id}",
-                          "undone by the recipient")
+    removed = lists.withdraw(claims.address, creator(token_id), scopes, f"recipient:{token_id}",
+                             "undone by the recipient")
+    db.session.commit()
+    return removed
 
 
 def creator(token_id: str) -> str:

@@ -27,3 +27,20 @@ def test_tracebacks_are_redacted_too():
     RedactingFilter().filter(record)
     text = logging.Formatter().format(record)
     assert "kunde@example.com" not in text and "[address]" in text and "ValueError" in text
+
+
+def test_access_log_lines_carry_no_address(tmp_path):
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    from suppression.logs import AccessLogger
+    config = Config()
+    config.set("accesslog", str(tmp_path / "access.log"))
+    logger = AccessLogger(config)
+    request = SimpleNamespace(method="DELETE", path="/v1/suppressions/jane%40example.com")
+    response = SimpleNamespace(status_code=204, sent=0)
+    logger.access(response, request, {"REMOTE_ADDR": "192.0.2.1"}, timedelta(milliseconds=12))
+    line = (tmp_path / "access.log").read_text()
+    assert line.strip() == '192.0.2.1 "DELETE /v1/suppressions/[address]" 204 0 12ms'

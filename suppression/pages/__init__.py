@@ -11,7 +11,7 @@ from flask import Blueprint, Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from suppression import ratelimit, tokens, unsubscribe
-from suppression.db import db, read_only
+from suppression.db import read_only
 from suppression.errors import DomainError
 from suppression.unsubscribe import Choice, Source
 
@@ -93,7 +93,6 @@ def resubscribe(token: str):
     claims = _open(token)
     dealer = _dealer(claims)
     removed = unsubscribe.resubscribe(claims, tokens.token_id(token))
-    db.session.commit()
     if removed:
         notice = f"Done: you will get mail from {dealer} again."
     else:
