@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test bench worker services install install-browser clean
+.PHONY: run test bench bench-unsubscribe worker services install install-browser clean
 
 install: $(VENV)/.installed
 
@@ -33,6 +33,9 @@ test: install install-browser services
 
 bench: install services
 	$(BIN)/python bench/check.py
+
+bench-unsubscribe: install services
+	$(BIN)/python bench/unsubscribe.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis
