@@ -44,3 +44,6 @@ def test_access_log_lines_carry_no_address(tmp_path):
     logger.access(response, request, {"REMOTE_ADDR": "192.0.2.1"}, timedelta(milliseconds=12))
     line = (tmp_path / "access.log").read_text()
     assert line.strip() == '192.0.2.1 "DELETE /v1/suppressions/[address]" 204 0 12ms'
+    logger.access(response, SimpleNamespace(method="POST", path="/u/gAAAAABrDDAsmcODyC5R1yk-5V4RUC/resubscribe"),
+                  {}, timedelta(milliseconds=3))
+    assert (tmp_path / "access.log").read_text().splitlines()[1] == '- "POST /u/[token]/resubscribe" 204 0 3ms'
