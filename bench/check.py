@@ -25,25 +25,17 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import UTC, datetime
 
+import harness
 import psycopg
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent  # .venv/bin when run as `.venv/bin/python bench/check.py`
 BENCH_DB = "suppression_bench"
 BATCH_SIZE = 10_000
 SINGLE_CHECKS = 2_000
@@ -54,9 +46,9 @@ MIXED_CASE_SHARE = 0.2
 INVALID_SHARE = 0.01
 INVALID = ["not-an-address", "a@@b", "", "user@", "@dealer1.example.com", "two@at@example.com",
            "spaces in@example.com", "dot.@example.com"]
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import config  # noqa: E402  (the repo root goes on the path first)
-from suppression.lookup import PG_LOOKUP_SQL  # noqa: E402
+sys.path.insert(0, str(harness.ROOT))
+import config  # after the line above: the repo root goes on the path first
+from suppression.lookup import PG_LOOKUP_SQL
 
 # Exactly the service's query and session settings.
 LOOKUP_SQL = PG_LOOKUP_SQL
@@ -75,7 +67,7 @@ class Timings:
     seconds: list[float] = field(default_factory=list)
 
     def ms(self, q: float) -> float:
-        return percentile(self.seconds, q) * 1000
+        return harness.percentile(self.seconds, q) * 1000
 
     @property
     def mean_ms(self) -> float:
@@ -84,48 +76,6 @@ class Timings:
     @property
     def total(self) -> float:
         return sum(self.seconds)
-
-
-# --- set-up -----------------------------------------------------------------------------------
-
-def admin_connect(admin_url: str) -> psycopg.Connection:
-    return psycopg.connect(admin_url, autocommit=True)
-
-
-def bench_url(admin_url: str) -> str:
-    return admin_url.rsplit("/", 1)[0] + "/" + BENCH_DB
-
-
-def recreate_database(admin_url: str) -> None:
-    with admin_connect(admin_url) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-
-
-def drop_database(admin_url: str) -> None:
-    with admin_connect(admin_url) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-
-
-def service_env(db_url: str) -> dict[str, str]:
-    env = dict(os.environ, DATABASE_URL=db_url, ACCESS_LOG="/dev/null", LOG_LEVEL="WARNING")
-    return env
-
-
-def flask_cli(db_url: str, *args: str) -> str:
-    """Run `flask --app wsgi ARGS` in the repository; its last stdout line."""
-    result = subprocess.run([str(BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=service_env(db_url),
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        sys.exit(f"flask {' '.join(args)} failed ({result.returncode}):\n{result.stderr}{result.stdout}")
-    lines = result.stdout.strip().splitlines()
-    return lines[-1].strip() if lines else ""
-
-
-def create_account_and_key(db_url: str) -> tuple[int, str]:
-    account_id = int(flask_cli(db_url, "accounts", "create", "Bench Motors", "--domain", "bench.example"))
-    key = flask_cli(db_url, "keys", "create", "--role", "sender", "--account", str(account_id))
-    return account_id, key
 
 
 # --- data -------------------------------------------------------------------------------------
@@ -162,11 +112,10 @@ def load_suppressions(db_url: str, rows: int, account_id: int) -> tuple[float, f
     started = time.perf_counter()
     with psycopg.connect(db_url) as conn:
         created_at = conn.execute("SELECT now()").fetchone()[0].isoformat()
-        with conn.cursor() as cur:
-            with cur.copy("COPY suppressions (address, scope_key, account_id, list_name, reason, source, "
-                          "created_by, created_at, expires_at) FROM STDIN") as copy:
-                for block in copy_lines(rows, account_id, created_at):
-                    copy.write(block)
+        with conn.cursor() as cur, cur.copy("COPY suppressions (address, scope_key, account_id, list_name, "
+                                            "reason, source, created_by, created_at, expires_at) FROM STDIN") as copy:
+            for block in copy_lines(rows, account_id, created_at):
+                copy.write(block)
         conn.commit()
         copied = time.perf_counter()
         conn.autocommit = True
@@ -205,50 +154,6 @@ def make_singles(count: int, rows: int, rng: random.Random) -> list[str]:
 
 
 # --- the service ------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def gunicorn(db_url: str):
-    """One gunicorn worker on a free port; yields its base URL and always stops it."""
-    port = free_port()
-    log = tempfile.NamedTemporaryFile("w+", prefix="bench-gunicorn-", suffix=".log", delete=False)
-    proc = subprocess.Popen([str(BIN / "gunicorn"), "--config", "config/gunicorn.py", "-w", "1",
-                             "-b", f"127.0.0.1:{port}", "wsgi:app"],
-                            cwd=ROOT, env=service_env(db_url), stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(base, proc, log.name)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-        os.unlink(log.name)
-
-
-def wait_healthy(base: str, proc: subprocess.Popen, log_path: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"gunicorn exited with {proc.returncode}:\n{Path(log_path).read_text()[-4000:]}")
-        try:
-            with urllib.request.urlopen(base + "/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:  # not listening yet, or the worker is still loading the app
-            pass
-        time.sleep(0.1)
-    sys.exit(f"gunicorn did not answer /healthz within {timeout:.0f} s:\n{Path(log_path).read_text()[-4000:]}")
-
 
 class Client:
     """One keep-alive HTTP connection, as a sender's connection pool would hold; http.client
@@ -346,7 +251,7 @@ def bench_raw_sql(db_url: str, account_id: int, warmup: Batch, batches: list[Bat
     with psycopg.connect(db_url, autocommit=True, options=SESSION_OPTIONS) as conn:
         for i, batch in enumerate([warmup, *batches]):
             addresses = list(dict.fromkeys(n for n in map(cheap_normalize, batch.addresses) if n))
-            params = {"addresses": "\n".join(addresses), "scopes": scopes, "now": datetime.now(timezone.utc)}
+            params = {"addresses": "\n".join(addresses), "scopes": scopes, "now": datetime.now(UTC)}
             if not i:
                 print(f"  plan: {plan_outline(conn, params)}")
             started = time.perf_counter()
@@ -361,43 +266,21 @@ def bench_raw_sql(db_url: str, account_id: int, warmup: Batch, batches: list[Bat
 
 # --- report -----------------------------------------------------------------------------------
 
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (0-100), interpolated between the closest ranks."""
-    ordered = sorted(values)
-    if len(ordered) == 1:
-        return ordered[0]
-    position = (len(ordered) - 1) * q / 100
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
-def bar(met: bool, text: str) -> str:
-    return f"[bar {text}: {'met' if met else 'NOT met'}]"
-
-
 def summary(batches: Timings, singles: Timings, floor: Timings, raw: Timings) -> str:
     throughput = len(batches.seconds) * BATCH_SIZE / batches.total
     ratio = batches.mean_ms / raw.mean_ms
     single_p99 = singles.ms(99)
     return "\n".join([
         f"check throughput: {throughput:,.0f} addresses/s (one gunicorn worker)  "
-        + bar(throughput >= BARS["throughput"], f">= {BARS['throughput']:,}/s"),
-        f"batch of {BATCH_SIZE:,}: p50 {batches.ms(50):.1f} ms, p99 {batches.ms(99):.1f} ms, "
-        f"mean {batches.mean_ms:.1f} ms",
+        + harness.bar(throughput >= BARS["throughput"], f">= {BARS['throughput']:,}/s"),
+        (f"batch of {BATCH_SIZE:,}: p50 {batches.ms(50):.1f} ms, p99 {batches.ms(99):.1f} ms, "
+         f"mean {batches.mean_ms:.1f} ms"),
         f"single address: p50 {singles.ms(50):.1f} ms, p99 {single_p99:.1f} ms  "
-        + bar(single_p99 <= BARS["single_p99_ms"], f"p99 <= {BARS['single_p99_ms']:g} ms"),
+        + harness.bar(single_p99 <= BARS["single_p99_ms"], f"p99 <= {BARS['single_p99_ms']:g} ms"),
         f"  (HTTP + client floor, GET /healthz the same way: p50 {floor.ms(50):.1f} ms, p99 {floor.ms(99):.1f} ms)",
         f"raw SQL lookup of the same batch: p50 {raw.ms(50):.1f} ms, mean {raw.mean_ms:.1f} ms",
-        f"ratio service / raw SQL: {ratio:.1f}  " + bar(ratio <= BARS["ratio"], f"<= {BARS['ratio']:g}"),
+        f"ratio service / raw SQL: {ratio:.1f}  " + harness.bar(ratio <= BARS["ratio"], f"<= {BARS['ratio']:g}"),
     ])
-
-
-def load_note() -> str:
-    """The 1-minute load average before the run: other work on the machine skews every figure."""
-    load = os.getloadavg()[0]
-    busy = "  (the machine is busy: figures will be pessimistic)" if load > 1.0 else ""
-    return f"load average before the run: {load:.2f} on {os.cpu_count()} cores{busy}"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -417,21 +300,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # progress lines show up as they happen
-    db_url = bench_url(args.admin_url)
     rng = random.Random(args.seed)
-    print(load_note())
+    print(harness.load_note())
     print(f"database {BENCH_DB}: creating, migrating")
-    recreate_database(args.admin_url)
-    try:
-        flask_cli(db_url, "db", "upgrade")
-        account_id, key = create_account_and_key(db_url)
+    with harness.throwaway_database(args.admin_url, BENCH_DB, keep=args.keep) as db_url:
+        env = harness.service_env(db_url)
+        harness.flask_cli(env, "db", "upgrade")
+        account_id, key = harness.create_account_and_key(env, "Bench Motors", "--domain", "bench.example")
         print(f"loading {args.rows:,} suppressions (account {account_id})")
         copy_s, vacuum_s = load_suppressions(db_url, args.rows, account_id)
         print(f"  COPY {copy_s:.1f} s, VACUUM ANALYZE {vacuum_s:.1f} s: {args.rows / copy_s:,.0f} rows/s")
         warmup, *batches = make_batches(args.batches + 1, args.rows, rng)
         singles = make_singles(SINGLE_CHECKS, args.rows, rng)
-        with gunicorn(db_url) as base:
-            client = Client(base, key)
+        with harness.gunicorn(env, "-w", "1") as server:  # ONE worker: the figures are per worker
+            client = Client(server.base, key)
             print(f"POST /v1/check: {args.batches} batches of {BATCH_SIZE:,} after one warm-up")
             batch_timings = bench_batches(client, warmup, batches)
             print(f"POST /v1/check: {SINGLE_CHECKS:,} single addresses")
@@ -442,11 +324,6 @@ def main(argv: list[str] | None = None) -> None:
         raw_timings = bench_raw_sql(db_url, account_id, warmup, batches)
         print()
         print(summary(batch_timings, single_timings, floor_timings, raw_timings))
-    finally:
-        if args.keep:
-            print(f"kept database {BENCH_DB}: {db_url}")
-        else:
-            drop_database(args.admin_url)
 
 
 if __name__ == "__main__":

@@ -43,26 +43,20 @@ import os
 import random
 import re
 import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-import urllib.request
 from collections import Counter
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
+import harness
 import psycopg
 import redis
 from cryptography.fernet import Fernet
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent  # .venv/bin when run as `.venv/bin/python bench/unsubscribe.py`
 BENCH_DB = "suppression_bench_unsubscribe"
 REDIS_URL = "redis://127.0.0.1:6379/14"
 PUBLIC_BASE_URL = "https://unsubscribe.example.net"
@@ -74,49 +68,17 @@ ONE_CLICK_BODY = b"List-Unsubscribe=One-Click"
 FORM_TYPE = "application/x-www-form-urlencoded"
 CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)")
 BARS = {"rate": 500, "p99_ms": 50.0}
-sys.path.insert(0, str(ROOT))
-from config import gunicorn as gunicorn_settings  # noqa: E402  (it only reads the environment)
+sys.path.insert(0, str(harness.ROOT))
+# After the line above, which puts the repo root on the path; it only reads the environment.
+from config import gunicorn as gunicorn_settings
 
-# --- set-up (the database, the CLI and gunicorn as in bench/check.py) -------------------------
-
-def bench_url(admin_url: str) -> str:
-    return admin_url.rsplit("/", 1)[0] + "/" + BENCH_DB
-
-
-def recreate_database(admin_url: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-
-
-def drop_database(admin_url: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-
+# --- set-up (the database, the CLI and gunicorn are bench/harness.py's) -----------------------
 
 def service_env(db_url: str, unsubscribe_key: str, workers: int) -> dict[str, str]:
     """The service's environment, for the CLI as for gunicorn (the CLI needs the key too, or
     the app would make one under instance/)."""
-    env = dict(os.environ, DATABASE_URL=db_url, REDIS_URL=REDIS_URL, TRUSTED_PROXIES="1",
-               UNSUBSCRIBE_KEYS=unsubscribe_key, PUBLIC_BASE_URL=PUBLIC_BASE_URL,
-               WEB_CONCURRENCY=str(workers), ACCESS_LOG="/dev/null", LOG_LEVEL="WARNING")
-    return env
-
-
-def flask_cli(env: dict[str, str], *args: str) -> str:
-    """Run `flask --app wsgi ARGS` in the repository; its last stdout line."""
-    result = subprocess.run([str(BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=env,
-                            capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        sys.exit(f"flask {' '.join(args)} failed ({result.returncode}):\n{result.stderr}{result.stdout}")
-    lines = result.stdout.strip().splitlines()
-    return lines[-1].strip() if lines else ""
-
-
-def create_account_and_key(env: dict[str, str]) -> tuple[int, str]:
-    account_id = int(flask_cli(env, "accounts", "create", "Bench Motors"))
-    key = flask_cli(env, "keys", "create", "--role", "sender", "--account", str(account_id))
-    return account_id, key
+    return harness.service_env(db_url, REDIS_URL=REDIS_URL, TRUSTED_PROXIES="1", UNSUBSCRIBE_KEYS=unsubscribe_key,
+                               PUBLIC_BASE_URL=PUBLIC_BASE_URL, WEB_CONCURRENCY=str(workers))
 
 
 def flush_limiter_storage() -> None:
@@ -126,50 +88,6 @@ def flush_limiter_storage() -> None:
 def redis_commands() -> int:
     """Commands Redis has processed since it started (all databases)."""
     return int(redis.Redis.from_url(REDIS_URL).info("stats")["total_commands_processed"])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def gunicorn(env_for_bind: Callable[[str], dict[str, str]]):
-    """gunicorn on a free port with config/gunicorn.py; yields (base URL, master pid, log path) and
-    always stops it."""
-    port = free_port()
-    log = tempfile.NamedTemporaryFile("w+", prefix="bench-gunicorn-", suffix=".log", delete=False)
-    proc = subprocess.Popen([str(BIN / "gunicorn"), "--config", "config/gunicorn.py", "wsgi:app"],
-                            cwd=ROOT, env=env_for_bind(f"127.0.0.1:{port}"), stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(base, proc, log.name)
-        yield base, proc.pid, log.name
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-        os.unlink(log.name)
-
-
-def wait_healthy(base: str, proc: subprocess.Popen, log_path: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"gunicorn exited with {proc.returncode}:\n{Path(log_path).read_text()[-4000:]}")
-        try:
-            with urllib.request.urlopen(base + "/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:  # not listening yet, or a worker is still loading the app
-            pass
-        time.sleep(0.1)
-    sys.exit(f"gunicorn did not answer /healthz within {timeout:.0f} s:\n{Path(log_path).read_text()[-4000:]}")
 
 
 def host_port(base: str) -> tuple[str, int]:
@@ -421,30 +339,6 @@ def count_stored(db_url: str, account_id: int) -> Stored:
 
 # --- report -----------------------------------------------------------------------------------
 
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (0-100), interpolated between the closest ranks (as bench/check.py)."""
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    if len(ordered) == 1:
-        return ordered[0]
-    position = (len(ordered) - 1) * q / 100
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
-def bar(met: bool, text: str) -> str:
-    return f"[bar {text}: {'met' if met else 'NOT met'}]"
-
-
-def load_note() -> str:
-    """The 1-minute load average before the run: other work on the machine skews every figure."""
-    load = os.getloadavg()[0]
-    busy = "  (the machine is busy: figures will be pessimistic)" if load > 1.0 else ""
-    return f"load average before the run: {load:.2f} on {os.cpu_count()} cores{busy}"
-
-
 def others(statuses: Counter) -> str:
     rest = {s: n for s, n in sorted(statuses.items()) if s not in (200, 429)}
     if not rest:
@@ -466,7 +360,7 @@ def cpu_line(result: LoadResult) -> str:
 def summary(result: LoadResult, stored: Stored) -> str:
     timed, whole = result.statuses_timed, result.statuses_all
     accepted_per_s = timed[200] / result.timed_seconds
-    p50, p99 = percentile(result.latencies, 50) * 1000, percentile(result.latencies, 99) * 1000
+    p50, p99 = harness.percentile(result.latencies, 50) * 1000, harness.percentile(result.latencies, 99) * 1000
     accepted = whole[200]
     lost, duplicates = max(0, accepted - stored.rows), max(0, stored.rows - accepted)
     aim = "reached" if accepted_per_s >= AIM_RATE else "not reached"
@@ -474,14 +368,14 @@ def summary(result: LoadResult, stored: Stored) -> str:
         (f"requests/s: {sum(timed.values()) / result.timed_seconds:,.0f} "
          f"(all answers, timed window of {result.timed_seconds:.1f} s)"),
         f"accepted one-click POSTs/s: {accepted_per_s:,.0f} (HTTP 200)  "
-        + bar(accepted_per_s >= BARS["rate"], f">= {BARS['rate']:,}/s") + f"  (aim {AIM_RATE:,}/s: {aim})",
+        + harness.bar(accepted_per_s >= BARS["rate"], f">= {BARS['rate']:,}/s") + f"  (aim {AIM_RATE:,}/s: {aim})",
         f"latency: p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {max(result.latencies, default=0) * 1000:.1f} ms  "
-        + bar(p99 <= BARS["p99_ms"], f"p99 <= {BARS['p99_ms']:g} ms"),
+        + harness.bar(p99 <= BARS["p99_ms"], f"p99 <= {BARS['p99_ms']:g} ms"),
         f"timed window: 200: {timed[200]:,}, 429: {timed[429]:,}, other non-200: {others(timed)}",
         (f"whole run (with warm-up): {sum(whole.values()):,} POSTs, accepted {accepted:,}, "
          f"429: {whole[429]:,}, other non-200: {others(whole)}"),
         f"suppression rows (source one_click): {stored.rows:,}; lost = accepted - rows = {lost:,}  "
-        + bar(lost == 0, "lost = 0"),
+        + harness.bar(lost == 0, "lost = 0"),
     ]
     if duplicates:
         unanswered = whole[0] + sum(n for status, n in whole.items() if status >= 500)
@@ -527,7 +421,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace, db_url: str, env: dict[str, str], key: str) -> LoadResult:
     """gunicorn up, tokens made, the load posted; gunicorn is stopped before this returns."""
-    with gunicorn(lambda bind: dict(env, BIND=bind)) as (base, gunicorn_pid, log_path):
+    with harness.gunicorn(env) as (base, gunicorn_pid, log_path):  # workers: WEB_CONCURRENCY in env
         started = time.perf_counter()
         paths = make_token_paths(base, key, tokens_needed(args.seconds))
         made_s = time.perf_counter() - started
@@ -550,26 +444,19 @@ def run(args: argparse.Namespace, db_url: str, env: dict[str, str], key: str) ->
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # progress lines show up as they happen
-    db_url = bench_url(args.admin_url)
-    env = service_env(db_url, unsubscribe_key=Fernet.generate_key().decode("ascii"), workers=args.workers)
-    print(load_note())
+    print(harness.load_note())
     print(f"database {BENCH_DB}: creating, migrating; Redis {REDIS_URL}: flushing")
-    recreate_database(args.admin_url)
-    try:
+    with harness.throwaway_database(args.admin_url, BENCH_DB, keep=args.keep) as db_url:
+        env = service_env(db_url, unsubscribe_key=Fernet.generate_key().decode("ascii"), workers=args.workers)
         flush_limiter_storage()
-        flask_cli(env, "db", "upgrade")
-        account_id, key = create_account_and_key(env)
+        harness.flask_cli(env, "db", "upgrade")
+        account_id, key = harness.create_account_and_key(env, "Bench Motors")
         print(f"gunicorn: {args.workers} workers x {args.threads} threads ({gunicorn_settings.worker_class}), "
               f"PostgreSQL, TRUSTED_PROXIES=1, rate limiter on Redis")
         result = run(args, db_url, env, key)
         stored = count_stored(db_url, account_id)
         print()
         print(summary(result, stored))
-    finally:
-        if args.keep:
-            print(f"kept database {BENCH_DB}: {db_url}")
-        else:
-            drop_database(args.admin_url)
 
 
 if __name__ == "__main__":
