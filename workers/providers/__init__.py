@@ -1,0 +1,290 @@
+"""Provider webhook adapters: one module per provider (ses, sendgrid, mailgun, postmark).
+
+Each module has the same two pure functions (no database, no Flask, no network; SES's
+certificate fetch is a parameter):
+
+- `verify(body, headers, settings, now)`: raises `Rejected` when the payload is not authentic
+  or not acceptable; returns None otherwise.
+- `parse(body, headers, account_header="X-Account-ID")`: the payload as a list of
+  `ProviderEvent`, one per recipient; raises `Rejected` (never anything else) when the payload
+  is malformed.
+
+The helpers below are shared by the adapters: JSON loading that only ever raises `Rejected`,
+typed field access, and `hardness`, the one reading of a status code and the server's words.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parseaddr
+from types import ModuleType
+
+from workers.findings import Classification, RecipientResult
+
+ADAPTERS = ("ses", "sendgrid", "mailgun", "postmark")
+MAX_KEY = 200  # events.dedupe_key is String(200)
+MAX_DIAGNOSTIC = 500
+
+
+class Rejected(Exception):
+    """The payload is not authentic, not acceptable, or not readable; the message says why."""
+
+
+@dataclass(frozen=True)
+class ProviderEvent:
+    """One provider event, normalized."""
+
+    dedupe_key: str  # "<provider>:<the provider's own id>[:<recipient>]", at most 200 characters
+    classification: Classification  # one recipient at most
+    unsubscribe: bool = False  # the recipient opted out (classification.kind is "other")
+    subscription_url: str | None = None  # SNS SubscriptionConfirmation: GET it once to confirm
+    occurred_at: str | None = None  # ISO 8601 in UTC, when the provider says it happened
+
+
+def adapter(name: str) -> ModuleType:
+    """The adapter module for provider `name` (one of ADAPTERS)."""
+    if name not in ADAPTERS:
+        raise ValueError(f"no adapter for provider {name!r}")
+    return importlib.import_module(f"{__name__}.{name}")
+
+
+# --- Hard or soft -----------------------------------------------------------------------------
+
+_CODE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+# Reason names follow workers/status.py (the DSN reader's), so that every reader speaks alike.
+_DEAD_CODES = {"5.1.1": "user_unknown", "5.1.2": "host_unknown", "5.1.6": "has_moved", "5.1.10": "not_accept"}
+_FULL_CODES = {"4.2.2", "5.2.2"}
+_BLOCKED = re.compile(r"\bblock(?:ed|ing|list(?:ed)?)?\b|black\s?list|deny\s?list|spamhaus|spamcop|barracuda"
+                      r"|\b(?:dns)?rbl\b|\blisted (?:on|at|by)\b|reputation")
+_SPAM = re.compile(r"\bspam|\bjunk mail|\bvirus|\bmalware|\bphish")
+_AUTH = re.compile(r"\bdmarc\b|\bspf\b|\bdkim\b")
+_RELAY = re.compile(r"relay(?:ing)? (?:access )?denied")
+_POLICY = re.compile(r"\bpolic(?:y|ies)\b|not authori[sz]ed")
+_HOST_DEAD = re.compile(r"host (?:not found|unknown)|unknown host|domain (?:not found|does not exist|"
+                        r"doesn'?t exist)|no such domain|nxdomain|unrout(?:e)?able (?:mail )?domain|null mx")
+_USER_DEAD = re.compile(
+    r"user(?:name)? (?:unknown|not found|does not exist|doesn'?t exist)|unknown (?:user|recipient|mailbox)"
+    r"|no such (?:user|mailbox|recipient|address|account)|recipient (?:unknown|not found|does not exist)"
+    r"|mailbox (?:not found|does not exist|doesn'?t exist|unknown)|(?:account|address|mailbox|user)"
+    r" (?:that you tried to reach )?does not exist|invalid (?:recipient|mailbox)|not a valid (?:mailbox|user)"
+    r"|bad destination mailbox|address (?:not found|unknown)|nosuchuser|recipnotfound|recipientnotfound"
+    r"|doesn'?t have an? [\w. -]{1,40} account")
+_FULL = re.compile(r"mailbox (?:is )?full|over (?:the )?quota|quota exceeded|insufficient (?:system )?storage")
+
+
+def status_code(*texts: str | None) -> str | None:
+    """The first RFC 3463 enhanced status code (e.g. "5.1.1") found in `texts`."""
+    for text in texts:
+        if text and (m := _CODE.search(text)):
+            return ".".join(str(int(part)) for part in m.groups())
+    return None
+
+
+def hardness(status: str | None, provider_says_permanent: bool | None, text: str) -> tuple[bool | None, str]:
+    """(hard, reason) for a failed delivery: hard only when the address is dead.
+
+    The status code is read before the provider's label (SES has called 5.4.4 transient).
+    Block-list, reputation, spam and policy rejections are soft whatever the code says. hard is
+    None only for a 2.x.x code (not a failure). reason "undefined" means neither code nor text
+    told why: an adapter may then apply a provider subtype (see `judge`).
+    """
+    words = (text or "").lower()
+    code = status_code(status, text)
+    if code and code.split(".")[1] == "7":
+        return False, _policy_reason(words) or "policy"
+    if reason := _policy_reason(words):
+        return False, reason
+    if code and code[0] == "2":
+        return None, "delivered"
+    if code in _DEAD_CODES:
+        return True, _DEAD_CODES[code]
+    permanent = code[0] == "5" if code else provider_says_permanent
+    if permanent:
+        if _HOST_DEAD.search(words):
+            return True, "host_unknown"
+        if _USER_DEAD.search(words):
+            return True, "user_unknown"
+    if code in _FULL_CODES or _FULL.search(words):
+        return False, "mailbox_full"
+    return False, "undefined"
+
+
+def judge(status: str | None, provider_says_permanent: bool | None, text: str,
+          dead_reason: str | None = None) -> tuple[bool | None, str]:
+    """`hardness`, then the provider's subtype: when code and text told nothing (and the code is not
+    temporary), `dead_reason` (given when the subtype says the mailbox does not exist) decides."""
+    hard, reason = hardness(status, provider_says_permanent, text)
+    code = status_code(status, text)
+    if dead_reason and (hard, reason) == (False, "undefined") and not (code and code[0] == "4"):
+        return True, dead_reason
+    return hard, reason
+
+
+def _policy_reason(words: str) -> str | None:
+    if _BLOCKED.search(words):
+        return "blocked"
+    if _SPAM.search(words):
+        return "spam_block"
+    if _AUTH.search(words):
+        return "auth_failure"
+    if _RELAY.search(words):
+        return "relay_denied"
+    if _POLICY.search(words):
+        return "policy"
+    return None
+
+
+# --- Reading payloads -------------------------------------------------------------------------
+
+def load_json(body: bytes | str) -> object:
+    """The JSON document in `body`; Rejected when it is not JSON."""
+    if not isinstance(body, (bytes, bytearray, str)):
+        raise Rejected("the body is not bytes")
+    try:
+        return json.loads(body, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise Rejected(f"not JSON: {str(exc)[:80]}") from None
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
+def obj(value: object, what: str) -> dict:
+    """`value` when it is a JSON object; Rejected naming `what` otherwise."""
+    if not isinstance(value, dict):
+        raise Rejected(f"{what} is not a JSON object")
+    return value
+
+
+def text(container: Mapping, key: str, *, required: bool = False) -> str | None:
+    """container[key] when it is a string; None when absent or null (Rejected when required)."""
+    value = container.get(key)
+    if value is None:
+        if required:
+            raise Rejected(f"{key} is missing")
+        return None
+    if not isinstance(value, str):
+        raise Rejected(f"{key} is not a string")
+    if required and not value.strip():
+        raise Rejected(f"{key} is empty")
+    return value
+
+
+def optional_obj(container: Mapping, key: str) -> dict:
+    """container[key] when it is an object, {} when absent or null; Rejected otherwise."""
+    value = container.get(key)
+    return {} if value is None else obj(value, key)
+
+
+def scalar(container: Mapping, key: str) -> str | None:
+    """container[key] as text when it is a string or a number (ids and codes come as either)."""
+    value = container.get(key)
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (str, int)):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    raise Rejected(f"{key} is not a string or a number")
+
+
+def address(container: Mapping, key: str) -> str:
+    """The recipient address at container[key], lower-cased (normalized later by the caller)."""
+    value = text(container, key, required=True)
+    return value.strip().lower()
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """The value of HTTP header `name`, whatever the case of the mapping's keys."""
+    value = headers.get(name)
+    if value is None:
+        lowered = name.lower()
+        value = next((v for k, v in headers.items() if isinstance(k, str) and k.lower() == lowered), None)
+    return value if isinstance(value, str) else None
+
+
+def lookup(mapping: Mapping, name: str | None) -> str | None:
+    """mapping[name] matched without regard to case, as text (custom args, metadata, variables)."""
+    if not name or not mapping:
+        return None
+    lowered = name.lower()
+    for key, value in mapping.items():
+        if isinstance(key, str) and key.lower() == lowered and isinstance(value, (str, int)) \
+                and not isinstance(value, bool):
+            return str(value).strip() or None
+    return None
+
+
+def setting_text(settings: Mapping[str, object], key: str) -> str | None:
+    """settings[key] as a stripped string; None when unset or empty."""
+    value = settings.get(key)
+    if value is None:
+        return None
+    return str(value).strip() or None
+
+
+def domain_of(value: str | None) -> str | None:
+    """The lower-cased domain of an address or a From: header value."""
+    if not value:
+        return None
+    _, addr = parseaddr(value)
+    domain = addr.rpartition("@")[2].strip().strip(">").lower().rstrip(".")
+    return domain or None
+
+
+def message_id(value: str | None) -> str | None:
+    """A Message-ID without its angle brackets."""
+    if not value:
+        return None
+    return value.strip().strip("<>").strip() or None
+
+
+def shorten(value: str | None) -> str | None:
+    """The server's words on one line, at most MAX_DIAGNOSTIC characters."""
+    if not value:
+        return None
+    one_line = " ".join(value.split())
+    return (one_line[: MAX_DIAGNOSTIC - 1] + "…") if len(one_line) > MAX_DIAGNOSTIC else one_line or None
+
+
+def iso_time(value: object) -> str | None:
+    """An ISO 8601 string or a Unix time as ISO 8601 in UTC; None when unreadable."""
+    try:
+        if isinstance(value, str):
+            moment = datetime.fromisoformat(value.strip())
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            moment = datetime.fromtimestamp(value, tz=UTC)
+        else:
+            return None
+        return moment.astimezone(UTC).isoformat()
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def dedupe(provider: str, *parts: str) -> str:
+    """A dedupe key: readable when it fits in MAX_KEY characters, else a digest of it."""
+    key = ":".join((provider, *parts))
+    if len(key) <= MAX_KEY:
+        return key
+    return f"{provider}:sha256:{hashlib.sha256(key.encode('utf-8', 'surrogatepass')).hexdigest()}"
+
+
+def digest(value: object) -> str:
+    """A stable digest of a JSON value, for events that carry no id of their own."""
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def recipient(addr: str, *, action: str | None = None, status: str | None = None, hard: bool | None = None,
+              reason: str | None = None, diagnostic: str | None = None) -> RecipientResult:
+    """A RecipientResult with a shortened diagnostic."""
+    return RecipientResult(addr, action=action, status=status, hard=hard, reason=reason,
+                           diagnostic=shorten(diagnostic))

@@ -1,0 +1,260 @@
+"""Amazon SES bounce, complaint and delivery notifications, delivered by Amazon SNS over HTTPS.
+
+Settings: `SES_TOPIC_ARNS`, the SNS topics accepted (comma-separated, or a list). Set it in
+production: an SNS signature proves only that *some* AWS account's topic sent the message, and
+the caller confirms subscriptions, so without it anyone's topic could feed this endpoint.
+
+Both SES feeds are read: identity notifications (`notificationType`) and configuration-set
+event publishing (`eventType`).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import re
+import urllib.request
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from workers.findings import BOUNCE, COMPLAINT, OTHER, Classification, Original
+from workers.providers import (
+    ProviderEvent,
+    Rejected,
+    dedupe,
+    domain_of,
+    header,
+    iso_time,
+    judge,
+    load_json,
+    message_id,
+    obj,
+    optional_obj,
+    recipient,
+    setting_text,
+    text,
+)
+
+PROVIDER = "ses"
+SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?$")
+_CONFIRMATIONS = ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type")
+SIGNED_FIELDS = {  # the string to sign, per type, in this order (AWS SNS docs)
+    "Notification": ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
+    "SubscriptionConfirmation": _CONFIRMATIONS,
+    "UnsubscribeConfirmation": _CONFIRMATIONS,
+}
+_HASHES = {"1": hashes.SHA1, "2": hashes.SHA256}
+_MAX_CERT_BYTES = 64 * 1024
+# Subtypes that say the address is dead when the code and the text say nothing.
+_DEAD_SUBTYPES = {"NoEmail": "user_unknown", "Suppressed": "suppressed",
+                  "OnAccountSuppressionList": "suppressed"}
+# Transient subtypes that name the reason when code and text do not.
+_SOFT_SUBTYPES = {"MailboxFull": "mailbox_full", "MessageTooLarge": "message_too_large",
+                  "ContentRejected": "spam_block", "AttachmentRejected": "spam_block"}
+
+
+def verify(body: bytes, headers: Mapping[str, str], settings: Mapping[str, object], now: float,
+           fetch_cert: Callable[[str], bytes] | None = None) -> None:
+    """Rejected unless `body` is an SNS message signed by SNS, from an accepted topic.
+
+    `fetch_cert(url)` returns the PEM signing certificate at `url` (default: `fetch_certificate`,
+    an HTTPS GET, cached); it is only called for an https URL on sns.<region>.amazonaws.com.
+    """
+    message = _envelope(body)
+    announced = header(headers, "x-amz-sns-message-type")
+    if announced is not None and announced != message["Type"]:
+        raise Rejected("x-amz-sns-message-type does not match the message Type")
+    allowed = _topics(settings)
+    if allowed and message["TopicArn"] not in allowed:
+        raise Rejected("topic not accepted (SES_TOPIC_ARNS)")
+    version = text(message, "SignatureVersion", required=True)
+    if version not in _HASHES:
+        raise Rejected("unknown SignatureVersion")
+    url = text(message, "SigningCertURL", required=True)
+    check_sns_url(url, "SigningCertURL")
+    try:
+        signature = base64.b64decode(text(message, "Signature", required=True), validate=True)
+    except (binascii.Error, ValueError):
+        raise Rejected("Signature is not base64") from None
+    key = _public_key(fetch_cert or fetch_certificate, url, now)
+    try:
+        key.verify(signature, string_to_sign(message), padding.PKCS1v15(), _HASHES[version]())
+    except InvalidSignature:
+        raise Rejected("bad signature") from None
+
+
+def parse(body: bytes, headers: Mapping[str, str], account_header: str = "X-Account-ID") -> list[ProviderEvent]:
+    """The events in an SNS message: one per bounced or complaining recipient."""
+    message = _envelope(body)
+    kind, sns_id = message["Type"], message["MessageId"]
+    at = iso_time(message.get("Timestamp"))
+    if kind == "SubscriptionConfirmation":
+        url = text(message, "SubscribeURL", required=True)
+        check_sns_url(url, "SubscribeURL")
+        detail = f"sns subscription confirmation for {message['TopicArn']}: GET the SubscribeURL once"
+        return [ProviderEvent(dedupe(PROVIDER, sns_id), Classification(OTHER, detail=detail),
+                              subscription_url=url, occurred_at=at)]
+    if kind == "UnsubscribeConfirmation":
+        detail = f"sns unsubscribe confirmation for {message['TopicArn']}: nothing to do"
+        return [ProviderEvent(dedupe(PROVIDER, sns_id), Classification(OTHER, detail=detail), occurred_at=at)]
+    notification = obj(load_json(text(message, "Message", required=True)), "Message")
+    what = text(notification, "notificationType") or text(notification, "eventType")
+    original = _original(optional_obj(notification, "mail"), account_header)
+    if what == "Bounce":
+        return _bounces(obj(notification.get("bounce"), "bounce"), sns_id, original)
+    if what == "Complaint":
+        return _complaints(obj(notification.get("complaint"), "complaint"), sns_id, original)
+    classification = Classification(OTHER, original=original, detail=f"ses {what or 'unknown'} notification")
+    return [ProviderEvent(dedupe(PROVIDER, sns_id), classification, occurred_at=at)]
+
+
+def string_to_sign(message: Mapping[str, object]) -> bytes:
+    """The canonical "Name\\nvalue\\n" string SNS signs, for the message's Type."""
+    lines = []
+    for name in SIGNED_FIELDS[message["Type"]]:
+        value = message.get(name)
+        if value is None and name == "Subject":  # signed only when present
+            continue
+        if not isinstance(value, str):
+            raise Rejected(f"{name} is missing")
+        lines += [name, value]
+    return ("\n".join(lines) + "\n").encode("utf-8", "surrogatepass")
+
+
+def check_sns_url(url: str, what: str) -> None:
+    """Rejected unless `url` is https on an SNS host (sns.<region>.amazonaws.com)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise Rejected(f"{what} is not a URL") from None
+    if parts.scheme != "https" or port not in (None, 443) or parts.username or parts.password:
+        raise Rejected(f"{what} is not https on an SNS host")
+    if not SNS_HOST.match(parts.hostname or ""):
+        raise Rejected(f"{what} is not on an SNS host")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # a redirect could leave amazonaws.com
+        return None
+
+
+@functools.lru_cache(maxsize=16)
+def fetch_certificate(url: str) -> bytes:
+    """The PEM certificate at `url` (an SNS signing certificate): HTTPS, no redirects, cached."""
+    check_sns_url(url, "SigningCertURL")
+    opener = urllib.request.build_opener(_NoRedirect)
+    with opener.open(url, timeout=5) as response:
+        return response.read(_MAX_CERT_BYTES)
+
+
+def _envelope(body: bytes) -> dict:
+    message = obj(load_json(body), "the SNS message")
+    kind = text(message, "Type", required=True)
+    if kind not in SIGNED_FIELDS:
+        raise Rejected("unknown SNS message Type")
+    for name in ("MessageId", "TopicArn"):
+        text(message, name, required=True)
+    return message
+
+
+def _topics(settings: Mapping[str, object]) -> set[str]:
+    value = settings.get("SES_TOPIC_ARNS")
+    items = value if isinstance(value, (list, tuple, set, frozenset)) else (setting_text(settings, "SES_TOPIC_ARNS")
+                                                                           or "").split(",")
+    return {str(item).strip() for item in items if str(item).strip()}
+
+
+def _public_key(fetch_cert: Callable[[str], bytes], url: str, now: float) -> rsa.RSAPublicKey:
+    try:
+        certificate = x509.load_pem_x509_certificate(fetch_cert(url))
+    except Exception:  # noqa: BLE001 - whatever the fetcher raises, the message cannot be verified
+        raise Rejected("signing certificate unavailable") from None
+    moment = datetime.fromtimestamp(now, tz=UTC)
+    if not certificate.not_valid_before_utc <= moment <= certificate.not_valid_after_utc:
+        raise Rejected("signing certificate expired or not yet valid")
+    key = certificate.public_key()
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise Rejected("signing certificate is not RSA")
+    return key
+
+
+def _bounces(bounce: dict, sns_id: str, original: Original) -> list[ProviderEvent]:
+    kind, subtype = text(bounce, "bounceType"), text(bounce, "bounceSubType")
+    permanent = {"Permanent": True, "Transient": False}.get(kind or "")
+    events = []
+    for item in _list(bounce, "bouncedRecipients"):
+        item = obj(item, "bouncedRecipients[]")
+        addr, status, diagnostic = _address(item), text(item, "status"), text(item, "diagnosticCode")
+        hard, reason = judge(status, permanent, diagnostic or "", _DEAD_SUBTYPES.get(subtype or ""))
+        if (hard, reason) == (False, "undefined") and subtype in _SOFT_SUBTYPES:
+            reason = _SOFT_SUBTYPES[subtype]
+        result = recipient(addr, action=text(item, "action") or "failed", status=status, hard=hard, reason=reason,
+                           diagnostic=diagnostic)
+        classification = Classification(BOUNCE, (result,), original=original,
+                                         detail=f"ses bounce {kind}/{subtype}")
+        events.append(ProviderEvent(_key(bounce, sns_id, addr), classification,
+                                    occurred_at=iso_time(bounce.get("timestamp"))))
+    return events
+
+
+def _complaints(complaint: dict, sns_id: str, original: Original) -> list[ProviderEvent]:
+    feedback_type, subtype = text(complaint, "complaintFeedbackType"), text(complaint, "complaintSubType")
+    events = []
+    for item in _list(complaint, "complainedRecipients"):
+        addr = _address(obj(item, "complainedRecipients[]"))
+        if subtype == "OnAccountSuppressionList":
+            # SES did not send: the address complained before, perhaps about another dealer.
+            classification = Classification(
+                OTHER, (recipient(addr, reason="ses_suppression_list"),), original=original,
+                detail="ses complaint OnAccountSuppressionList: not sent, no new complaint")
+        else:
+            classification = Classification(COMPLAINT, (recipient(addr, reason="feedback"),),
+                                            feedback_type=feedback_type, original=original,
+                                            detail=f"ses complaint {feedback_type or '(no feedback type)'}")
+        events.append(ProviderEvent(_key(complaint, sns_id, addr), classification,
+                                    occurred_at=iso_time(complaint.get("timestamp"))))
+    return events
+
+
+def _key(report: dict, sns_id: str, addr: str) -> str:
+    # SES's feedbackId names the bounce or complaint itself: the same report published to two
+    # topics (identity notifications and event publishing) is one event. SNS MessageId otherwise.
+    return dedupe(PROVIDER, text(report, "feedbackId") or sns_id, addr)
+
+
+def _list(container: dict, key: str) -> list:
+    value = container.get(key)
+    if not isinstance(value, list):
+        raise Rejected(f"{key} is not a list")
+    return value
+
+
+def _address(item: dict) -> str:
+    return text(item, "emailAddress", required=True).strip().lower()
+
+
+def _original(mail: dict, account_header: str) -> Original:
+    common = optional_obj(mail, "commonHeaders")
+    raw_headers = mail.get("headers") or []
+    if not isinstance(raw_headers, list):
+        raise Rejected("mail.headers is not a list")
+    pairs = [(text(h, "name") or "", text(h, "value") or "") for h in (obj(h, "mail.headers[]") for h in raw_headers)]
+
+    def first(name: str) -> str | None:
+        return next((v for n, v in pairs if n.lower() == name.lower() and v.strip()), None)
+
+    senders = common.get("from")
+    sender = senders[0] if isinstance(senders, list) and senders and isinstance(senders[0], str) else first("From")
+    dkim = tuple(dict.fromkeys(m.group(1).lower() for n, v in pairs if n.lower() == "dkim-signature"
+                               for m in [re.search(r"(?:^|;)\s*d=([^;\s]+)", v)] if m))
+    account = first(account_header) if account_header else None
+    return Original(message_id=message_id(text(common, "messageId") or first("Message-ID") or text(mail, "messageId")),
+                    from_domain=domain_of(sender), dkim_domains=dkim,
+                    account_header=account.strip() if account else None, return_path=text(mail, "source"))
