@@ -1,0 +1,233 @@
+"""Classify one raw RFC 5322 message: a bounce, a complaint, or other.
+
+`classify(raw)` reads, in this order: an ARF report or provider feedback loop (arf.py), an
+Amazon SES notification (formats/ses.py), an RFC 3464 DSN (dsn.py), an auto-reply, and a
+non-standard bounce notice (formats/plain.py). It never raises: a message it cannot read is
+kind "other" with `detail` "unreadable: ...". Reading is bounded (workers/mime.py caps size,
+depth and parts), so no input can make it slow.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from workers import arf, dsn, mime, status
+from workers.findings import (
+    BOUNCE,
+    COMPLAINT,
+    OTHER,
+    Classification,
+    Original,
+    RecipientResult,
+)
+from workers.formats import plain, ses
+
+DEFAULT_ACCOUNT_HEADER = "X-Account-ID"
+SHORT_NOTICE = 600  # characters: longer notices are templates full of generic advice
+
+_DAEMON = re.compile(
+    r"mailer-daemon|mailer_daemon|postmaster|post_master|mail delivery|mail\.delivery|double-bounce|mdaemon"
+    r"|<>|^\s*$", re.IGNORECASE)
+_BOUNCE_SUBJECT = re.compile(
+    r"undeliver|delivery (?:status|failure|failed|notification|report|problem|has failed)|returned mail"
+    r"|failure notice|mail delivery failed|could not be delivered|non[- ]?delivery|mail system error"
+    r"|returned to sender|not delivered|non recapitabile|nicht zustellbar|error sending your mail"
+    r"|failed delivery|mail failure|delayed mail|postmaster notify|warning: (?:message|could not)"
+    r"|malformed recipient|メールエラー|配信エラー|mail delivery subsystem", re.IGNORECASE)
+_AUTO_REPLY_SUBJECT = re.compile(
+    r"auto(?:matic)?[ -]?(?:reply|response|respons|answer|antwort)|réponse automatique|out of (?:the )?office"
+    r"|vacation|away from|\baway until|\babsence|abwesen|on leave|autoreply|autoresponder|自動応答|不在"
+    r"|please (?:confirm|verify)|verification (?:required|needed)|challenge|spam ?arrest|boxbe", re.IGNORECASE)
+_AUTO_REPLY_FIELDS = ("x-autoreply", "x-autorespond", "x-autoresponder", "x-vacation", "x-challenge", "x-boxbe")
+_DKIM_DOMAIN = re.compile(r"(?:^|;)\s*d\s*=\s*([^;\s]+)")
+_ANGLE = re.compile(r"<([^<>]*)>")
+_FAILED_HEADERS = ("x-failed-recipients", "x-mailer-daemon-recipients")
+
+
+def classify(raw: bytes, account_header: str = DEFAULT_ACCOUNT_HEADER) -> Classification:
+    """The verdict on one raw message; never raises."""
+    try:
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8", "surrogateescape")
+        raw = bytes(raw)
+        if not raw.strip():
+            return Classification(OTHER, detail="unreadable: empty message")
+        return _classify(raw, account_header.strip().lower())
+    except Exception as exc:  # noqa: BLE001 - the contract: any input gives a Classification, never an error
+        return Classification(OTHER, detail=f"unreadable: {type(exc).__name__}: {exc}"[:300])
+
+
+def _classify(raw: bytes, account_header: str) -> Classification:
+    root = mime.parse(raw)
+    notice, original_part = plain.notice_and_original(root)
+    verdict = _verdict(root, notice, original_part, account_header)
+    if not root.fields and verdict.kind == OTHER:
+        return Classification(OTHER, detail="unreadable: no RFC 5322 header fields")
+    if verdict.original != Original():  # the reader found the original itself (SES's `mail` object)
+        return verdict
+    return replace(verdict, original=original_of(root, original_part, account_header, verdict.kind))
+
+
+def _verdict(root: mime.Part, notice: str, original: mime.Part | None, account_header: str) -> Classification:
+    found = arf.read(root, original) or ses.read(root, account_header)
+    if found is not None:
+        return found
+    found = _dsn(root, notice, original)
+    if found is not None:
+        return found
+    if _is_auto_reply(root):
+        sender = plain.addresses(root.get("from") or "")[:1]
+        recipients = tuple(RecipientResult(address, None, None, None, "vacation") for address in sender)
+        return Classification(OTHER, recipients, detail="auto-reply (vacation or challenge): not a bounce")
+    if _looks_like_bounce(root) or plain.says_undelivered(notice):
+        found = _plain_bounce(root, notice, original)
+        if found is not None:
+            return found
+    return Classification(OTHER, detail="no bounce or complaint found")
+
+
+def _dsn(root: mime.Part, notice: str, original: mime.Part | None) -> Classification | None:
+    blocks = [block for part in dsn.delivery_status_parts(root) for block in dsn.recipient_blocks(part.text())]
+    detail = "RFC 3464 delivery status notification"
+    if not blocks and _looks_like_bounce(root):
+        blocks = dsn.fields_in_text(notice)
+        detail = "delivery status fields in a text notice"
+    if not blocks:
+        return None
+    found: list[dict[str, str]] = []
+
+    def about(address: str) -> str | None:  # the notice's lines about one recipient, read when first needed
+        if not found:
+            found.append(plain.recipient_blocks(notice, _senders(root, original)))
+        return found[0].get(address)
+
+    results = _safer(dsn.results(blocks, notice, about), notice)
+    failed = tuple(r for r in results if r.action in dsn.FAILED_ACTIONS)
+    if failed:
+        return Classification(BOUNCE, failed, detail=detail)
+    if results:
+        return Classification(OTHER, tuple(results), detail="delivery-success DSN (delivered, relayed or expanded)")
+    return None
+
+
+def _safer(results: list[RecipientResult], notice: str) -> list[RecipientResult]:
+    """A short notice that names a soft mailbox state outweighs a hard reading of the DSN fields.
+
+    When a message contradicts itself (Status 5.1.1 but "Not enough disk space"; "account is
+    disabled" over "user unknown"), the soft verdict is the safe one: a wrong hard bounce
+    suppresses a live address for every dealer.
+    """
+    if len(results) != 1 or not results[0].hard:  # with several recipients the notice may be about another
+        return results
+    compact = " ".join(notice[:SHORT_NOTICE * 4].split())
+    if len(compact) > SHORT_NOTICE:
+        return results
+    cause = status.mailbox_state(compact)
+    if cause is None:
+        return results
+    return [RecipientResult(r.address, r.action, r.status, False, cause, r.diagnostic) if r.hard else r
+            for r in results]
+
+
+def _plain_bounce(root: mime.Part, notice: str, original: mime.Part | None) -> Classification | None:
+    exclude = _senders(root, original)
+    blocks = plain.recipient_blocks(notice, exclude)
+    listed = [a for name in _FAILED_HEADERS for a in plain.addresses(" ".join(root.get_all(name)))]
+    listed = listed or plain.list_rejection(notice)
+    addresses = listed or list(blocks) or plain.named_recipients(notice, exclude)
+    if not addresses and original is not None:
+        to = plain.addresses(" ".join(original.get_all("to")))
+        addresses = to if len(to) == 1 else []
+    if not addresses:
+        return None
+    subject = mime.decode_words(root.get("subject") or "")
+    delayed = plain.is_delayed(notice, subject)
+    compact = " ".join(notice[:6000].split())
+    results = []
+    for address in list(dict.fromkeys(addresses))[:dsn.MAX_RECIPIENTS]:
+        words = blocks.get(address) or ""
+        reading = words
+        if status.find_code(words) is None and status.find_reply(words) is None:
+            reading = f"{words} {compact}".strip()  # the block says little: read the whole notice too
+        reason, hard, code = status.interpret(None, reading, failed=not delayed,
+                                              after_data=status.said_after_data(reading))
+        results.append(RecipientResult(address, "delayed" if delayed else "failed", code, hard, reason,
+                                       (words or compact)[:300] or None))
+    return Classification(BOUNCE, tuple(results), detail="non-standard bounce notice")
+
+
+def _looks_like_bounce(root: mime.Part) -> bool:
+    """From a mail system, with a null return path, naming failed recipients, or a bounce subject."""
+    if any(root.get(name) for name in _FAILED_HEADERS):
+        return True
+    sender = (root.get("from") or "") + " " + (root.get("return-path") or "")
+    if _DAEMON.search(root.get("from") or "") or _DAEMON.search(sender):
+        return True
+    return bool(_BOUNCE_SUBJECT.search(mime.decode_words(root.get("subject") or "")))
+
+
+def _is_auto_reply(root: mime.Part) -> bool:
+    """An RFC 3834 auto-reply, vacation or challenge message (these are never bounces)."""
+    if any(root.get(name) for name in _AUTO_REPLY_FIELDS):
+        return True
+    if (root.get("precedence") or "").strip().lower() == "auto_reply":
+        return True
+    subject = mime.decode_words(root.get("subject") or "")
+    if _BOUNCE_SUBJECT.search(subject) or _DAEMON.search(root.get("from") or ""):
+        return False
+    if _AUTO_REPLY_SUBJECT.search(subject):
+        return True
+    return (root.get("auto-submitted") or "").strip().lower().startswith("auto-replied")
+
+
+def _senders(root: mime.Part, original: mime.Part | None) -> set[str]:
+    """Addresses that are the sender's side of the exchange, never a failed recipient."""
+    values = [root.get("to") or "", root.get("from") or ""]
+    if original is not None:
+        for name in ("from", "return-path", "sender", "reply-to"):
+            values.extend(original.get_all(name))
+    return set(plain.addresses(" ".join(values)))
+
+
+def original_of(root: mime.Part, original: mime.Part | None, account_header: str, kind: str) -> Original:
+    """Who sent the original message, from its returned headers (or the report's own fields)."""
+    return_path = None
+    if original is not None:
+        return_path = _first_address(original.get("return-path"))
+    if return_path is None and kind == COMPLAINT:
+        report = arf.feedback_part(root)
+        if report is not None:
+            return_path = _first_address(_field(report.text(), "original-mail-from"))
+    if return_path is None and kind == BOUNCE:
+        for name in ("x-original-to", "delivered-to", "to"):
+            found = plain.addresses(" ".join(root.get_all(name)))
+            if len(found) == 1:
+                return_path = found[0]
+                break
+    if original is None:
+        return Original(return_path=return_path)
+    from_address = _first_address(original.get("from"))
+    dkim = tuple(dict.fromkeys(
+        m.group(1).strip().lower().rstrip(".") for v in original.get_all("dkim-signature")
+        for m in [_DKIM_DOMAIN.search(v)] if m))
+    message_id = (original.get("message-id") or "").strip()
+    match = _ANGLE.search(message_id)
+    return Original(
+        message_id=(match.group(1) if match else message_id)[:300] or None,
+        from_domain=from_address.rpartition("@")[2] if from_address else None,
+        dkim_domains=dkim,
+        account_header=(original.get(account_header) or "").strip()[:200] or None,
+        return_path=return_path,
+    )
+
+
+def _first_address(value: str | None) -> str | None:
+    found = plain.addresses(value or "")
+    return found[0] if found else None
+
+
+def _field(text: str, name: str) -> str | None:
+    for block in mime.field_blocks(text):
+        if name in block:
+            return block[name]
+    return None

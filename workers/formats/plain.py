@@ -1,0 +1,167 @@
+"""Bounces that are not RFC 3464 DSNs: the human-readable notices of Exim, qmail, Postfix,
+Sendmail (V5 transcripts), Gmail, Yahoo, Exchange 2003, Lotus Notes/Domino, OpenSMTPD,
+DragonFly, IMail, Zoho, GMX/1&1, mail.ru, McAfee, MXLogic, InterScan and similar.
+
+They differ in wording but share one layout: a notice naming the failed recipients, each with
+the server's words near it, then a copy of the original message (after a marker line, or in a
+message/rfc822 part). The reader cuts the notice from the original, finds recipient lines (an
+address first on its line, alone or followed by the error), and gives each the text of its block.
+"""
+from __future__ import annotations
+
+import re
+
+from workers import mime
+
+MAX_HTML = 100_000  # characters of an HTML-only notice that are read
+ADDRESS = r"[\w.!#$%&'*+/=?^`{|}~-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})*\.[^\W\d_]{2,24}"
+_ADDRESS = re.compile(ADDRESS)
+# An address that starts a line: alone, or followed by the error ("<a@b>: 550 ...", "a@b [User unknown]").
+_LEAD = re.compile(
+    r"^[ \t>*\-]*(?:[245]\d\d[ -]+)?(?:>>> )?(?:rcpt to:\s*)?[<\"'(\[]?(" + ADDRESS + r")[>\"')\]]?(.*)$",
+    re.IGNORECASE)
+# Words that put an address in the recipient's place anywhere in a line.
+_NAMED = re.compile(
+    r"(?:\bto:?|rcpt to:?|address:|recipient:|delivering your mail to|delivered to:?|deliver (?:message |mail )?to:?"
+    r"|target mail address:|mailbox is full:|exceeds allowed size:|unknown user:?|recipients?:|address(?:es)? failed:)"
+    r"\s*[<\"(]?(" + ADDRESS + r")", re.IGNORECASE)
+_BRACKETED = re.compile(r"\s+<(" + ADDRESS + r")>")
+_NOT_RECIPIENT_LINE = re.compile(
+    r"^\s*(?:from|sender|mail from|reply-to|return-path|envelope-from|cc|date|sent|subject)\s*:"
+    r"|contact|send mail to|questions|\bfrom\s+\S+@|a message sent by|generated from", re.IGNORECASE)
+_ORIGINAL_MARKER = re.compile(
+    r"^[ \t>]*+(?:-++ ?)?(?:"
+    r"this is a copy of (?:the|your) message|below this line is a copy of the message"
+    r"|enclosed is a copy of the message|original message|unsent message follows"
+    r"|the header of the original message|below is a copy of the original message"
+    r"|message headers follow|included is a copy of the message header|returned message"
+    r"|original mail info|bounced e-mail:|the original message headers|forwarded message"
+    r"|the attachment contains the original|copy of the original message|content-type: message/rfc822"
+    r")", re.MULTILINE)  # searched in lower-cased text
+_HEADER_START = re.compile(
+    r"^(?:Received|Return-Path|DKIM-Signature|Message-Id|Date|From|To|Subject|MIME-Version)\s*:"
+    r".*\n(?:[ \t].*\n)*[\w-]+\s*:", re.IGNORECASE | re.MULTILINE)
+_DELAYED = re.compile(
+    r"warning message only|not yet been delivered|has been delayed|will be retried|delivery attempts will continue"
+    r"|only a temporary failure|still being retried|will continue to try|delayed for more than")
+_ORIGINAL_FIELDS = frozenset({"received", "message-id", "from", "return-path", "dkim-signature"})
+_BOUNCE_WORDS = re.compile(
+    r"could not be delivered|couldn't be delivered|was not delivered|wasn't delivered|undeliverable"
+    r"|delivery (?:has )?failed|permanent (?:error|failure)|failed permanently|delivery to the following"
+    r"|unable to deliver|did not reach the following|had delivery errors|had permanent fatal errors"
+    r"|returned mail|has not yet been delivered|delivery status notification|not a member of this mailing list", re.IGNORECASE)
+_LIST_REJECTION = re.compile(r"not a member of (?:this|the) (?:mailing )?list\s*[<\"(]?(" + ADDRESS + ")", re.IGNORECASE)
+_HTML_TAG = re.compile(r"<[^<>]{0,2000}>")
+
+
+def notice_and_original(root: mime.Part) -> tuple[str, mime.Part | None]:
+    """(the human-readable notice, the returned original's header fields as a part, if any)."""
+    texts: list[str] = []
+    html: list[str] = []
+    original: mime.Part | None = None
+    for part in root.walk():
+        if part.ctype in ("message/rfc822", "message/global", "text/rfc822-headers", "text/rfc822-header",
+                          "message/rfc822-headers"):
+            if original is None:
+                original = part.parts[0] if part.parts else _headers_part(part.text())
+            continue
+        if part.parts or part.maintype == "multipart" or original is not None:
+            continue
+        if part is not root and _ORIGINAL_FIELDS & part.fields.keys():
+            original = part  # a body part with a message's own header fields: the returned original
+            continue
+        if part.ctype == "text/plain" or (part is root and part.maintype in ("text", "application")):
+            texts.append(part.text())
+        elif part.ctype == "text/html":
+            html.append(_HTML_TAG.sub(" ", part.text()[:MAX_HTML]))
+    notice = "\n".join(texts) if texts else "\n".join(html)
+    full, lowered = notice, notice.lower()
+    if len(lowered) != len(full):  # a few characters change length when lower-cased: offsets would shift
+        lowered = full
+    markers = [m for _, m in zip(range(6), _ORIGINAL_MARKER.finditer(lowered))]
+    start = markers[0].start() if markers else _header_start(full)
+    inline = full[markers[0].end():] if markers else full[start:] if start else ""
+    notice = full[:start] if start else full
+    if original is None and markers:
+        for marker in markers:  # the first marker followed by a message's header fields
+            original = _headers_part(full[marker.end():].partition("\n")[2])
+            if _ORIGINAL_FIELDS & original.fields.keys():
+                break
+    elif original is None and inline:
+        original = _headers_part(inline)
+    return notice, original
+
+
+def _header_start(text: str) -> int:
+    """Offset of a block of header fields in a notice without a marker line (0: none)."""
+    match = _HEADER_START.search(text, 0, 100_000)
+    return match.start() if match else 0
+
+
+def _headers_part(text: str) -> mime.Part:
+    """The header fields of an original pasted into the notice (maybe quoted with "> ")."""
+    lines = text.lstrip("\n-= \t").split("\n")
+    if lines and lines[0].startswith(">"):
+        lines = [line.lstrip("> ") for line in lines]
+    head, _ = mime.split_message("\n".join(lines))
+    return mime.Part(mime.loose_headers(head), "")
+
+
+def says_undelivered(notice: str) -> bool:
+    """True when the notice's words say a message was not delivered."""
+    return bool(_BOUNCE_WORDS.search(notice[:5000]))
+
+
+def is_delayed(notice: str, subject: str) -> bool:
+    """True when the notice is a delay warning, not a final failure."""
+    return bool(_DELAYED.search(notice[:5000].lower())) or subject.lower().startswith(("warning:", "delayed mail"))
+
+
+def recipient_blocks(notice: str, exclude: set[str]) -> dict[str, str]:
+    """{address: the error text of its block} for each address that starts a line of the notice."""
+    blocks: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in notice[:50_000].split("\n"):
+        match = _LEAD.match(line) if "@" in line else None
+        if match is not None and not _NOT_RECIPIENT_LINE.search(line):
+            address, tail = match.group(1).lower().strip("."), match.group(2)
+            bracketed = _BRACKETED.match(tail)
+            if bracketed is not None:  # "name-like@text <address>": the address is the bracketed one
+                address, tail = bracketed.group(1).lower().strip("."), tail[bracketed.end():]
+            if address not in exclude:
+                current = blocks.setdefault(address, [])
+                current.append(tail.strip(" :.<>[]\t"))
+                if line.lstrip(" >")[:1].isdigit():  # a transcript line ("554 <a@b>... error") stands alone
+                    current = None
+                continue
+        if not line.strip():
+            if current is not None and any(current):
+                current = None
+            continue
+        if current is not None:
+            current.append(line.strip())
+    return {address: " ".join(part for part in lines if part) for address, lines in blocks.items()}
+
+
+def named_recipients(notice: str, exclude: set[str]) -> list[str]:
+    """Addresses the notice names as recipients in running text ("... delivering your mail to <a@b>")."""
+    found: dict[str, None] = {}
+    for line in notice[:50_000].split("\n"):
+        if "@" not in line or _NOT_RECIPIENT_LINE.search(line):
+            continue
+        for match in _NAMED.finditer(line):
+            address = match.group(1).lower().strip(".")
+            if address not in exclude:
+                found[address] = None
+    return list(found)
+
+
+def list_rejection(notice: str) -> list[str]:
+    """The list address of a mailing list's "you are not a member" rejection (fml, Mailman ...)."""
+    match = _LIST_REJECTION.search(notice[:5000])
+    return [match.group(1).lower()] if match else []
+
+
+def addresses(text: str) -> list[str]:
+    """Every address in a text, lower-cased, in order, without repeats."""
+    return list(dict.fromkeys(match.group(0).lower().strip(".") for match in _ADDRESS.finditer(text[:50_000])))
