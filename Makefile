@@ -21,6 +21,10 @@ run: install
 	$(FLASK) demo
 	$(BIN)/gunicorn --config config/gunicorn.py wsgi:app
 
+# An RQ worker for inbound events (needs REDIS_URL; run as many as you like).
+worker: install
+	$(FLASK) worker
+
 services:
 	scripts/services.sh
 

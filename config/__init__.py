@@ -38,6 +38,17 @@ DEFAULTS: dict[str, object] = {
     "BAD_TOKEN_LIMIT": "20/minute",
     "AUTH_FAILURE_LIMIT": "20/minute",
     "TRUSTED_PROXIES": 0,  # how many reverse proxies set X-Forwarded-For in front of the app
+    # Inbound mail: which account a bounce or complaint belongs to (VERP first, then this header
+    # in the returned original, then its DKIM d= or From domain).
+    "ACCOUNT_HEADER": "X-Account-ID",
+    "VERP_PATTERN": r"\+a(?P<account>\d+)[-=@.]",
+    "MAX_INBOUND_BYTES": 10 * 1024 * 1024,  # one raw message
+    # Provider webhooks; each endpoint is off until its verification is set.
+    "SES_TOPIC_ARNS": "",  # comma-separated SNS topic ARNs to accept
+    "SENDGRID_VERIFICATION_KEY": "",  # the event webhook's public key (base64 DER)
+    "MAILGUN_SIGNING_KEY": "",
+    "MAILGUN_MAX_AGE": 300,  # seconds a signed timestamp stays acceptable
+    "POSTMARK_WEBHOOK_TOKEN": "",  # sent as ?token= or HTTP Basic auth
     # The suppression index is hot in memory or on SSD; with PostgreSQL's default of 4 the
     # planner reads 1,000,000 rows sequentially rather than look up 10,000 keys (300 ms vs 85 ms).
     "PG_RANDOM_PAGE_COST": "1.1",

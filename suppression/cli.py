@@ -110,3 +110,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(keys_cli)
     app.cli.add_command(demo)
     app.cli.add_command(unsubscribe_cli)
+    from workers import cli as workers_cli
+    from workers import inbound_cli
+    inbound_cli.register(app)
+    workers_cli.register(app)

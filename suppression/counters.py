@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import date
-from functools import lru_cache
+from functools import cache
 
 from sqlalchemy import Date, bindparam, text
 
@@ -25,7 +25,7 @@ def bump(account_id: int, counter: str, amount: int = 1, day: date | None = None
     db.session.execute(_bump(counter), {"account_id": account_id, "day": day or utcnow().date(), "amount": amount})
 
 
-@lru_cache(maxsize=None)
+@cache
 def _bump(counter: str):
     # One statement object per counter, so SQLAlchemy compiles it once per process.
     return text(bump_sql(counter)).bindparams(bindparam("day", type_=Date))

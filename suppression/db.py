@@ -1,8 +1,8 @@
 """SQLAlchemy set-up: one `db` bound to the app in `create_app`, a session per request or job."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
 import re
+from datetime import UTC, datetime
 from functools import wraps
 
 from flask_sqlalchemy import SQLAlchemy
@@ -29,7 +29,7 @@ db = SQLAlchemy(model_class=Base)
 
 def utcnow() -> datetime:
     """Aware UTC now; every timestamp the service stores is UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @event.listens_for(Engine, "connect")

@@ -33,7 +33,7 @@ class Scope:
     list_name: str | None = None
 
     @classmethod
-    def of(cls, account_id: int | None, list_name: str | None = None) -> "Scope":
+    def of(cls, account_id: int | None, list_name: str | None = None) -> Scope:
         """A validated scope; list names are lower-case slugs."""
         if list_name is not None:
             list_name = list_name.strip().lower()

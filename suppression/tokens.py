@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import Flask, current_app
@@ -66,7 +66,7 @@ class Sealer:
         version, account, list_name, address = payload.split("|", 3)
         if version != VERSION:
             raise BadToken()
-        return Claims(int(account), address, list_name or None, datetime.fromtimestamp(issued, timezone.utc))
+        return Claims(int(account), address, list_name or None, datetime.fromtimestamp(issued, UTC))
 
 
 def init_app(app: Flask) -> None:

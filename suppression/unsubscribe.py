@@ -10,8 +10,10 @@ import enum
 import re
 from dataclasses import dataclass
 from email.message import EmailMessage
+from urllib.parse import urlsplit
 
 import orjson
+from flask import current_app
 
 from suppression import audit, counters, lists, tokens
 from suppression.db import db, dialect, driver_rows, pyformat, utcnow
@@ -45,6 +47,12 @@ def scope_for(claims: Claims, choice: Choice) -> lists.Scope:
     if choice == Choice.this and claims.list_name:
         return lists.Scope(claims.account_id, claims.list_name)
     return lists.Scope(claims.account_id)
+
+
+def mailbox() -> str:
+    """The List-Unsubscribe mailto address: unsubscribe@ the configured (or the public) domain."""
+    domain = current_app.config["UNSUBSCRIBE_MAILTO_DOMAIN"] or urlsplit(current_app.config["PUBLIC_BASE_URL"]).hostname
+    return f"unsubscribe@{domain}"
 
 
 def dealer_name(account_id: int) -> str | None:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from urllib.parse import unquote
 
@@ -143,7 +143,7 @@ def test_repeated_one_click_posts_leave_one_entry_one_count_one_audit_entry(app,
         assert client.post(path, data=ONE_CLICK).status_code == 200
     assert len(rows(app)) == 1
     with app.app_context():
-        count = db.session.get(DailyCount, (dealer.account_id, datetime.now(timezone.utc).date()))
+        count = db.session.get(DailyCount, (dealer.account_id, datetime.now(UTC).date()))
         assert count.unsubscribes == 1 and count.complaints == 0
         entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "suppression.unsubscribe")).all()
     assert len(entries) == 1
@@ -322,7 +322,7 @@ address_strategy = st.emails().map(str.lower)
 def test_a_sealed_token_opens_to_what_was_sealed(account_id, address, list_name):
     claims = SEALER.open(SEALER.seal(account_id, address, list_name))
     assert (claims.account_id, claims.address, claims.list_name) == (account_id, address, list_name)
-    assert abs((datetime.now(timezone.utc) - claims.issued_at).total_seconds()) < 60
+    assert abs((datetime.now(UTC) - claims.issued_at).total_seconds()) < 60
 
 
 @given(st.text(max_size=300))

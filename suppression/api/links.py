@@ -8,7 +8,7 @@ from flask import current_app
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
-from suppression import lists, tokens
+from suppression import lists, tokens, unsubscribe
 from suppression.addresses import normalize
 from suppression.api.auth import caller, requires
 from suppression.api.schemas import ERRORS
@@ -72,8 +72,7 @@ def _endpoints() -> tuple[str, str]:
     if not base.startswith("https://") and host not in LOCAL_HOSTS:
         # Gmail and Yahoo honour one-click only over https; say so where operators look.
         log.warning("PUBLIC_BASE_URL is not https: mailbox providers will not offer one-click unsubscribe")
-    domain = current_app.config["UNSUBSCRIBE_MAILTO_DOMAIN"] or host
-    return base + "/u/", f"unsubscribe@{domain}"
+    return base + "/u/", unsubscribe.mailbox()
 
 
 def _link(account_id: int, recipient: Recipient, base: str, mailbox: str) -> dict:

@@ -1,9 +1,19 @@
 """Tables, one module per group; importing this package registers them all."""
-from suppression.models.accounts import Account, AccountDomain, AccountStatus, ApiKey, Role
+from suppression.models.accounts import (
+    Account,
+    AccountDomain,
+    AccountStatus,
+    ApiKey,
+    Role,
+)
 from suppression.models.audit import AuditEntry
+from suppression.models.bounces import SoftBounce
 from suppression.models.counters import DailyCount
+from suppression.models.events import Event, EventStatus
 from suppression.models.suppressions import Reason, Suppression
 
 __all__ = [
-    "Account", "AccountDomain", "AccountStatus", "ApiKey", "AuditEntry", "DailyCount", "Reason", "Role", "Suppression",
+    "Account", "AccountDomain", "AccountStatus", "ApiKey", "AuditEntry", "DailyCount", "Event", "EventStatus", "Reason",
+    "Role", "SoftBounce",
+    "Suppression",
 ]

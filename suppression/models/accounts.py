@@ -35,7 +35,7 @@ class Account(db.Model):
     postal_address: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
-    domains: Mapped[list["AccountDomain"]] = relationship(
+    domains: Mapped[list[AccountDomain]] = relationship(
         back_populates="account", cascade="all, delete-orphan", order_by="AccountDomain.domain"
     )
 

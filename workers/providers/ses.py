@@ -154,6 +154,14 @@ def fetch_certificate(url: str) -> bytes:
         return response.read(_MAX_CERT_BYTES)
 
 
+def confirm_subscription(url: str) -> None:
+    """GET an SNS SubscribeURL once, which confirms the topic's subscription to our endpoint."""
+    check_sns_url(url, "SubscribeURL")
+    opener = urllib.request.build_opener(_NoRedirect)
+    with opener.open(url, timeout=10) as response:
+        response.read(64 * 1024)
+
+
 def _envelope(body: bytes) -> dict:
     message = obj(load_json(body), "the SNS message")
     kind = text(message, "Type", required=True)

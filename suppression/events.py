@@ -1,0 +1,78 @@
+"""The only writer of inbound events: store first, then read, then record what was found."""
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from suppression.db import db, dialect, utcnow
+from suppression.errors import NotFound
+from suppression.models import Event, EventStatus
+
+SOURCES = ("mail", "ses", "sendgrid", "mailgun", "postmark")
+KINDS = ("auto", "bounce", "complaint", "seed", "unsubscribe")
+
+
+def mail_key(raw: bytes) -> str:
+    """The dedupe key of a raw message: the same bytes (whatever their line ends) are one event."""
+    canonical = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n").strip()
+    return "mail:" + hashlib.sha256(canonical).hexdigest()
+
+
+def store(source: str, raw: bytes, dedupe_key: str, kind: str = "auto") -> tuple[int, bool]:
+    """Store one payload as a pending event, in the caller's transaction: (its id, True), or for
+    a payload stored before, (that event's id, False)."""
+    insert = (postgresql if dialect() == "postgresql" else sqlite).insert
+    stmt = (insert(Event).values(source=source, kind=kind, dedupe_key=dedupe_key[:200], raw=raw,
+                                 status=EventStatus.pending, attempts=0, received_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Event.id))
+    new_id = db.session.execute(stmt).scalar()
+    if new_id is not None:
+        return new_id, True
+    return db.session.scalar(select(Event.id).where(Event.dedupe_key == dedupe_key[:200])), False
+
+
+def get(event_id: int) -> Event:
+    """The event, or NotFound."""
+    event = db.session.get(Event, event_id)
+    if event is None:
+        raise NotFound(f"no event {event_id}")
+    return event
+
+
+def finish(event: Event, status: EventStatus, *, classification: dict | None = None,
+           account_id: int | None = None, error: str | None = None) -> None:
+    """Record the outcome of reading `event` (in the caller's transaction)."""
+    event.status, event.error = status, (error or None) and error[:2000]
+    event.classification = classification
+    event.account_id = account_id
+    event.processed_at = utcnow()
+
+
+def count_attempt(event_id: int) -> None:
+    """One more try at reading the event, committed on its own: a crash leaves a trace."""
+    db.session.execute(update(Event).where(Event.id == event_id).values(attempts=Event.attempts + 1))
+    db.session.commit()
+
+
+def failed(limit: int = 100) -> list[Event]:
+    """Events that could not be read, oldest first."""
+    return list(db.session.scalars(select(Event).where(Event.status == EventStatus.failed)
+                                   .order_by(Event.id).limit(limit)))
+
+
+def stale_pending(older_than: timedelta, limit: int = 1000) -> list[int]:
+    """Pending events received more than `older_than` ago: Redis was down, or a worker died."""
+    cutoff = utcnow() - older_than
+    return list(db.session.scalars(select(Event.id).where(Event.status == EventStatus.pending,
+                                                          Event.received_at < cutoff)
+                                   .order_by(Event.id).limit(limit)))
+
+
+def reopen(event_id: int) -> Event:
+    """Make a failed (or any) event pending again, for a replay."""
+    event = get(event_id)
+    event.status, event.error, event.processed_at = EventStatus.pending, None, None
+    return event

@@ -1,0 +1,141 @@
+"""Provider webhooks over HTTP: verified, stored one event per provider event, processed."""
+from __future__ import annotations
+
+import base64
+import json
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+from sqlalchemy import func, select
+
+from suppression.db import db
+from suppression.models import Event, EventStatus
+from tests.test_providers import (
+    MAILGUN_KEY,
+    TOPIC,
+    failed,
+    mailgun_payload,
+    mg,
+    pm_bounce,
+    sendgrid_headers,
+    ses_bounce,
+    sg,
+    signed,
+    sns_notification,
+)
+from workers.providers import ses
+
+
+@pytest.fixture
+def configured(app, monkeypatch):
+    """Every provider endpoint switched on, as an operator would."""
+    def configure(**settings):
+        for name, value in settings.items():
+            monkeypatch.setitem(app.config, name, value)
+    return configure
+
+
+@pytest.fixture(scope="module")
+def sns_key():
+    """A signing key and a certificate valid today, standing in for SNS's."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
+    start = datetime.now(UTC) - timedelta(days=1)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(start)
+                   .not_valid_after(start + timedelta(days=30)).sign(key, hashes.SHA256()))
+    return key, certificate.public_bytes(serialization.Encoding.PEM)
+
+
+def decision(api, address: str) -> dict:
+    return api.post("/v1/check", json={"addresses": [address]}).json["results"][0]
+
+
+def statuses(app) -> list[EventStatus]:
+    with app.app_context():
+        return list(db.session.scalars(select(Event.status).order_by(Event.id)))
+
+
+def mailgun_body(event_data: dict, token: str = "t" * 50) -> bytes:
+    return json.dumps(mailgun_payload(event_data, token=token, timestamp=int(time.time()))).encode()
+
+
+def test_endpoints_are_off_until_their_verification_is_configured(client):
+    for provider in ("ses", "sendgrid", "mailgun", "postmark"):
+        response = client.post(f"/v1/inbound/{provider}", data=b"{}")
+        assert response.status_code == 403 and response.json["error"]["code"] == "provider_not_configured"
+
+
+def test_mailgun_hard_bounce_suppresses_and_a_replay_is_one_event(app, client, dealer, configured):
+    configured(MAILGUN_SIGNING_KEY=MAILGUN_KEY)
+    body = mailgun_body(failed("permanent", "bounce", 550, "5.1.1 The email account does not exist."))
+    first, again = client.post("/v1/inbound/mailgun", data=body), client.post("/v1/inbound/mailgun", data=body)
+    assert first.status_code == again.status_code == 202
+    assert again.json == {"ids": first.json["ids"], "duplicates": 1}
+    assert statuses(app) == [EventStatus.processed]
+    assert decision(dealer, "jane@example.com")["reason"] == "hard_bounce"
+
+
+def test_mailgun_bad_or_stale_signatures_are_401_and_not_stored(app, client, configured):
+    configured(MAILGUN_SIGNING_KEY=MAILGUN_KEY)
+    stale = json.dumps(mailgun_payload(mg("complained"), timestamp=int(time.time()) - 3600)).encode()
+    forged = json.dumps(mailgun_payload(mg("complained"), key="not-the-key", timestamp=int(time.time()))).encode()
+    for body in (stale, forged, b"not json"):
+        response = client.post("/v1/inbound/mailgun", data=body)
+        assert response.status_code == 401 and response.json["error"]["code"] == "bad_signature"
+    assert statuses(app) == []
+
+
+def test_postmark_needs_its_token_and_its_spam_complaint_suppresses_for_the_dealer(app, client, make_dealer,
+                                                                                   configured):
+    configured(POSTMARK_WEBHOOK_TOKEN="s3cret")
+    alpha = make_dealer("Alpha Motors")
+    complaint = pm_bounce("SpamComplaint", "", RecordType="SpamComplaint", Email="Pat@Example.com",
+                          Metadata={"X-Account-ID": str(alpha.account_id)})
+    body = json.dumps(complaint).encode()
+    assert client.post("/v1/inbound/postmark", data=body).status_code == 401
+    assert client.post("/v1/inbound/postmark?token=s3cret", data=body).status_code == 202
+    assert decision(alpha, "pat@example.com")["reason"] == "complained"
+
+
+def test_sendgrid_batch_is_one_event_per_provider_event(app, client, make_dealer, configured):
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    configured(SENDGRID_VERIFICATION_KEY=base64.b64encode(public).decode())
+    alpha = make_dealer("Alpha Motors")
+    batch = [sg("delivered"), sg("bounce", type="bounce", status="5.1.1", reason="550 5.1.1 no such user",
+                                 **{"X-Account-ID": str(alpha.account_id)}),
+             sg("unsubscribe", email="Leaver@Example.com", **{"X-Account-ID": str(alpha.account_id)})]
+    body = json.dumps(batch).encode()
+    response = client.post("/v1/inbound/sendgrid", data=body, headers=sendgrid_headers(key, body))
+    assert response.status_code == 202 and len(response.json["ids"]) == 2  # delivered is not an event
+    assert statuses(app) == [EventStatus.processed, EventStatus.processed]
+    assert decision(alpha, "jane@example.com")["reason"] == "hard_bounce"
+    assert decision(alpha, "leaver@example.com")["reason"] == "unsubscribed"
+    tampered = body.replace(b"Leaver", b"Other")
+    assert client.post("/v1/inbound/sendgrid", data=tampered, headers=sendgrid_headers(key, body)).status_code == 401
+
+
+def test_ses_bounce_and_subscription_confirmation(app, client, dealer, configured, sns_key, monkeypatch):
+    key, certificate = sns_key
+    configured(SES_TOPIC_ARNS=TOPIC)
+    monkeypatch.setattr(ses, "fetch_certificate", lambda url: certificate)  # no network in tests
+    confirmed = []
+    monkeypatch.setattr(ses, "confirm_subscription", confirmed.append)
+    bounce = json.dumps(signed(sns_notification(ses_bounce()), key)).encode()
+    response = client.post("/v1/inbound/ses", data=bounce)
+    assert response.status_code == 202, response.json
+    assert decision(dealer, "jane@example.com")["reason"] == "hard_bounce"
+    subscribe = signed({"Type": "SubscriptionConfirmation", "MessageId": "m-2", "TopicArn": TOPIC, "Token": "tok",
+                        "Message": "You have chosen to subscribe", "Timestamp": "2023-11-14T22:13:20.000Z",
+                        "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&Token=tok"},
+                       key)
+    assert client.post("/v1/inbound/ses", data=json.dumps(subscribe).encode()).status_code == 202
+    assert confirmed == [subscribe["SubscribeURL"]]
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Event)) == 2

@@ -1,0 +1,111 @@
+"""What a read event changes: suppressions (with the event as evidence) and the daily counts.
+
+Runs in the job's transaction, committed together with the event's status, so an event's
+effects land once: a job that dies before the commit leaves the event pending and nothing
+applied; a job that runs again after it finds the event processed.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from suppression import counters, lists, unsubscribe
+from suppression.addresses import normalize
+from suppression.db import db, utcnow
+from suppression.models import EventStatus, Reason, SoftBounce
+from workers import attribution
+from workers.findings import BOUNCE, COMPLAINT, Classification, RecipientResult
+from workers.providers import ses
+from workers.reading import Reading
+
+ACTOR = "worker"
+# Rejections about the sender, not the address: counted for the dealer's rates, never toward
+# suppressing the address (a block-listed IP would otherwise suppress good addresses).
+SENDER_REASONS = frozenset({"policy", "spam_block", "blocked", "rejected_by_policy"})
+NOT_COMPLAINTS = frozenset({"not-spam"})
+
+
+def apply(event_id: int, reading: Reading) -> tuple[EventStatus, int | None]:
+    """Apply `reading` of event `event_id`; the event's new status and its account."""
+    verdict = reading.classification
+    if reading.unsubscribe_message is not None:
+        return _mailto(reading)
+    if reading.subscription_url:
+        ses.confirm_subscription(reading.subscription_url)
+        return EventStatus.processed, None
+    account_id = attribution.account_for(verdict.original, reading.bounce_to)
+    if reading.provider_unsubscribe:
+        return _provider_opt_out(verdict, account_id, reading.provider, event_id)
+    if verdict.kind == BOUNCE:
+        for recipient in _failed(verdict):
+            _bounce(recipient, account_id, event_id)
+    elif verdict.kind == COMPLAINT and verdict.feedback_type not in NOT_COMPLAINTS:
+        for recipient in verdict.recipients:
+            _complaint(recipient, account_id, event_id)
+    else:
+        return EventStatus.ignored, account_id
+    return EventStatus.processed, account_id
+
+
+def _failed(verdict: Classification) -> list[RecipientResult]:
+    return [r for r in verdict.recipients if r.hard is not None and r.action not in ("delivered", "relayed", "expanded")]
+
+
+def _bounce(recipient: RecipientResult, account_id: int | None, event_id: int) -> None:
+    address = normalize(recipient.address)
+    if address is None:
+        return  # a mangled address in a report: nothing to suppress
+    if recipient.hard:
+        # A dead address is dead for every dealer, attributed or not.
+        lists.add(lists.GLOBAL, [address], Reason.hard_bounce, "bounce", ACTOR, event_id=event_id)
+        _count(account_id, "hard_bounces")
+        return
+    _count(account_id, "soft_bounces")
+    if recipient.reason not in SENDER_REASONS and _soft_bounce_limit_reached(address, account_id, event_id):
+        policy = current_app.config["POLICY"]
+        lists.add(lists.GLOBAL, [address], Reason.soft_bounce_limit, "bounce", ACTOR, event_id=event_id,
+                  expires_at=utcnow() + timedelta(days=policy.soft_bounce_suppress_days))
+
+
+def _soft_bounce_limit_reached(address: str, account_id: int | None, event_id: int) -> bool:
+    """Record this soft bounce (once per event) and say whether the address has reached the limit."""
+    policy = current_app.config["POLICY"]
+    db.session.add(SoftBounce(address=address, event_id=event_id, account_id=account_id))
+    db.session.flush()
+    since = utcnow() - timedelta(days=policy.soft_bounce_days)
+    recent = db.session.scalar(select(func.count()).select_from(SoftBounce)
+                               .where(SoftBounce.address == address, SoftBounce.at >= since))
+    return recent >= policy.soft_bounce_limit
+
+
+def _complaint(recipient: RecipientResult, account_id: int | None, event_id: int) -> None:
+    address = normalize(recipient.address)
+    if account_id is None or address is None:
+        return  # kept as evidence; a complaint against no known dealer suppresses nothing
+    lists.add(lists.Scope(account_id), [address], Reason.complained, "complaint", ACTOR, event_id=event_id)
+    _count(account_id, "complaints")
+
+
+def _provider_opt_out(verdict: Classification, account_id: int | None, provider: str,
+                      event_id: int) -> tuple[EventStatus, int | None]:
+    addresses = [a for a in (normalize(r.address) for r in verdict.recipients) if a]
+    if account_id is None or not addresses:
+        return EventStatus.ignored, account_id  # kept: an opt-out from no known dealer
+    added = lists.add(lists.Scope(account_id), addresses, Reason.unsubscribed, provider, ACTOR, event_id=event_id).added
+    _count(account_id, "unsubscribes", len(added))
+    return EventStatus.processed, account_id
+
+
+def _count(account_id: int | None, counter: str, amount: int = 1) -> None:
+    if account_id is not None and amount:
+        counters.bump(account_id, counter, amount)
+
+
+def _mailto(reading: Reading) -> tuple[EventStatus, int | None]:
+    outcome = unsubscribe.from_mail(reading.unsubscribe_message)
+    if outcome is None:
+        return EventStatus.ignored, None
+    return EventStatus.processed, None
+

@@ -1,0 +1,84 @@
+"""Operator commands for inbound events and the worker: `flask --app wsgi inbound ...|worker`."""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from suppression import events
+from suppression.db import db
+from suppression.errors import DomainError
+from workers import jobs, queues
+
+inbound_cli = AppGroup("inbound", help="Inbound mail and provider events.")
+
+
+@inbound_cli.command("ingest")
+@click.option("--kind", type=click.Choice(events.KINDS), default="auto", show_default=True)
+def ingest(kind: str):
+    """Store one raw message from standard input (an MTA pipe) and queue it; prints its event id."""
+    raw = sys.stdin.buffer.read(int(current_app.config["MAX_INBOUND_BYTES"]) + 1)
+    if len(raw) > int(current_app.config["MAX_INBOUND_BYTES"]):
+        raise click.ClickException("the message is larger than MAX_INBOUND_BYTES")
+    if not raw.strip():
+        raise click.ClickException("no message on standard input")
+    event_id, new = events.store("mail", raw, events.mail_key(raw), kind)
+    db.session.commit()
+    if new:
+        queues.enqueue_event(event_id)
+    click.echo(f"{'stored' if new else 'already stored'}: event {event_id}")
+    click.echo(event_id)
+
+
+@inbound_cli.command("failed")
+@click.option("--limit", default=100, show_default=True)
+def list_failed(limit: int):
+    """Events that could not be read: id, received, error."""
+    for event in events.failed(limit):
+        click.echo(f"{event.id}\t{event.received_at:%Y-%m-%d %H:%M}\t{event.source}\t{event.error}")
+
+
+@inbound_cli.command("retry")
+@click.argument("event_ids", nargs=-1, type=int, required=True)
+def retry(event_ids: tuple[int, ...]):
+    """Make events pending again and queue them (after fixing what made them fail)."""
+    for event_id in event_ids:
+        try:
+            events.reopen(event_id)
+        except DomainError as exc:
+            db.session.rollback()
+            raise click.ClickException(exc.message) from None
+        db.session.commit()
+        queues.enqueue_event(event_id)
+        click.echo(f"event {event_id}: {events.get(event_id).status.value}")
+
+
+@inbound_cli.command("sweep")
+@click.option("--older-than", default=300, show_default=True, help="Seconds an event may stay pending.")
+def sweep(older_than: int):
+    """Queue events left pending (Redis was down at ingest time, a worker died)."""
+    click.echo(f"queued {jobs.sweep_pending(older_than)} pending events")
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+def worker(burst: bool):
+    """Run an RQ worker for the inbound queue, in this app (REDIS_URL must be set)."""
+    url = current_app.config["REDIS_URL"]
+    if not url:
+        raise click.ClickException("REDIS_URL is not set: without Redis, events are processed inline")
+    from redis import Redis
+    from rq import SimpleWorker
+    connection = Redis.from_url(url)  # no socket timeout: the worker blocks on the queue
+    # SimpleWorker: jobs run in this process, inside this app context, on this engine (a forked
+    # horse would inherit the parent's database connections).
+    SimpleWorker([queues.inbound_queue(connection)], connection=connection,
+                 serializer=queues.inbound_queue(connection).serializer).work(burst=burst, with_scheduler=True)
+
+
+def register(app: Flask) -> None:
+    """Attach the inbound commands and the worker to the app's CLI."""
+    app.cli.add_command(inbound_cli)
+    app.cli.add_command(worker)

@@ -1,0 +1,78 @@
+"""Reading a stored event: what kind of message it is, for whom, and who sent the original."""
+from __future__ import annotations
+
+import email
+import email.policy
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import getaddresses
+
+from flask import current_app
+
+from suppression import unsubscribe
+from suppression.models import Event
+from workers import providers
+from workers.findings import OTHER, Classification
+
+# The bounce's own envelope-recipient headers: where a VERP return path shows up.
+_RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "To")
+
+
+class Unreadable(Exception):
+    """The event cannot be read at all; it is parked as failed, with this message."""
+
+
+@dataclass(frozen=True)
+class Reading:
+    classification: Classification
+    bounce_to: tuple[str, ...] = ()  # addresses the bounce or report itself was sent to
+    unsubscribe_message: EmailMessage | None = field(default=None, compare=False)  # mail to the mailto address
+    provider: str | None = None  # the provider whose webhook this came from
+    provider_unsubscribe: bool = False  # the provider reports the recipient opted out
+    subscription_url: str | None = None  # SNS wants this subscription confirmed
+
+
+def read(event: Event) -> Reading:
+    """What `event` says. Raises Unreadable for what no reader can make sense of."""
+    if event.source in providers.ADAPTERS:
+        return _provider_event(event)
+    if event.source != "mail":
+        raise Unreadable(f"no reader for {event.source} events")
+    if event.kind == "seed":
+        return Reading(Classification(OTHER, detail="seed mail: audited by the seed list, not here"))
+    headers = _headers(event.raw)
+    bounce_to = _recipients(headers)
+    if event.kind == "unsubscribe" or _to_unsubscribe_mailbox(bounce_to):
+        message = email.message_from_bytes(event.raw, policy=email.policy.default)
+        return Reading(Classification(OTHER, detail="mail to the unsubscribe address"), bounce_to, message)
+    from workers.classify import classify
+    return Reading(classify(event.raw, account_header=current_app.config["ACCOUNT_HEADER"]), bounce_to)
+
+
+def _provider_event(event: Event) -> Reading:
+    try:
+        found = providers.adapter(event.source).parse(event.raw, {}, current_app.config["ACCOUNT_HEADER"])
+    except providers.Rejected as exc:
+        raise Unreadable(f"{event.source} payload: {exc}") from None
+    mine = next((e for e in found if e.dedupe_key == event.dedupe_key), None)
+    if mine is None:
+        raise Unreadable(f"the stored {event.source} payload no longer holds event {event.dedupe_key}")
+    return Reading(mine.classification, provider=event.source, provider_unsubscribe=mine.unsubscribe,
+                   subscription_url=mine.subscription_url)
+
+
+def _headers(raw: bytes):
+    if not raw.strip():
+        raise Unreadable("the message is empty")
+    # Headers only: cheap, and enough to route the message.
+    return email.message_from_bytes(raw.split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0] + b"\n\n",
+                                    policy=email.policy.compat32)
+
+
+def _recipients(headers) -> tuple[str, ...]:
+    values = [str(v) for name in _RECIPIENT_HEADERS for v in (headers.get_all(name) or [])]
+    return tuple(dict.fromkeys(address.lower() for _, address in getaddresses(values) if "@" in address))
+
+
+def _to_unsubscribe_mailbox(addresses: tuple[str, ...]) -> bool:
+    return unsubscribe.mailbox().lower() in addresses
