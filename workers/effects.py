@@ -21,9 +21,12 @@ from workers.providers import ses
 from workers.reading import Reading
 
 ACTOR = "worker"
-# Rejections about the sender, not the address: counted for the dealer's rates, never toward
-# suppressing the address (a block-listed IP would otherwise suppress good addresses).
-SENDER_REASONS = frozenset({"policy", "spam_block", "blocked", "rejected_by_policy"})
+# Soft bounces that say something about the address (workers/status.py names them) count
+# toward suppressing it. Rejections about the sender or the message (block lists, spam,
+# policy, authentication, rate limits) count only for the dealer's rates: a block-listed IP
+# would otherwise suppress good addresses.
+ADDRESS_REASONS = frozenset({"mailbox_full", "suspended", "filtered", "expired", "network_error", "rejected",
+                             "undefined", None})
 NOT_COMPLAINTS = frozenset({"not-spam"})
 
 
@@ -63,7 +66,7 @@ def _bounce(recipient: RecipientResult, account_id: int | None, event_id: int) -
         _count(account_id, "hard_bounces")
         return
     _count(account_id, "soft_bounces")
-    if recipient.reason not in SENDER_REASONS and _soft_bounce_limit_reached(address, account_id, event_id):
+    if recipient.reason in ADDRESS_REASONS and _soft_bounce_limit_reached(address, account_id, event_id):
         policy = current_app.config["POLICY"]
         lists.add(lists.GLOBAL, [address], Reason.soft_bounce_limit, "bounce", ACTOR, event_id=event_id,
                   expires_at=utcnow() + timedelta(days=policy.soft_bounce_suppress_days))
