@@ -4,10 +4,11 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from functools import lru_cache
 
-from suppression.db import db, dialect, utcnow
+from sqlalchemy import bindparam, select, text, update
+
+from suppression.db import db, utcnow
 from suppression.errors import NotFound
 from suppression.models import Event, EventStatus
 
@@ -24,14 +25,27 @@ def mail_key(raw: bytes) -> str:
 def store(source: str, raw: bytes, dedupe_key: str, kind: str = "auto") -> tuple[int, bool]:
     """Store one payload as a pending event, in the caller's transaction: (its id, True), or for
     a payload stored before, (that event's id, False)."""
-    insert = (postgresql if dialect() == "postgresql" else sqlite).insert
-    stmt = (insert(Event).values(source=source, kind=kind, dedupe_key=dedupe_key[:200], raw=raw,
-                                 status=EventStatus.pending, attempts=0, received_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Event.id))
-    new_id = db.session.execute(stmt).scalar()
+    key = dedupe_key[:200]
+    new_id = db.session.execute(_insert(), {"source": source, "kind": kind, "dedupe_key": key, "raw": raw,
+                                            "received_at": utcnow()}).scalar()
     if new_id is not None:
         return new_id, True
-    return db.session.scalar(select(Event.id).where(Event.dedupe_key == dedupe_key[:200])), False
+    return db.session.scalar(select(Event.id).where(Event.dedupe_key == key)), False
+
+
+@lru_cache(maxsize=1)
+def _insert():
+    # Plain SQL, compiled once per process (a dialect insert construct is compiled per call).
+    columns = Event.__table__.c
+    return text("INSERT INTO events (source, kind, dedupe_key, raw, status, attempts, received_at) "
+                "VALUES (:source, :kind, :dedupe_key, :raw, 'pending', 0, :received_at) "
+                "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id").bindparams(
+        bindparam("raw", type_=columns.raw.type), bindparam("received_at", type_=columns.received_at.type))
+
+
+def status_of(event_id: int) -> str:
+    """The event's status alone (not its raw bytes)."""
+    return EventStatus(db.session.scalar(select(Event.status).where(Event.id == event_id))).value
 
 
 def get(event_id: int) -> Event:

@@ -51,8 +51,7 @@ def retry(event_ids: tuple[int, ...]):
             db.session.rollback()
             raise click.ClickException(exc.message) from None
         db.session.commit()
-        queues.enqueue_event(event_id)
-        click.echo(f"event {event_id}: {events.get(event_id).status.value}")
+        click.echo(f"event {event_id}: {queues.enqueue_event(event_id)}")
 
 
 @inbound_cli.command("sweep")

@@ -6,6 +6,7 @@ stored their event.
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 
 from flask import current_app
 from redis import Redis
@@ -30,29 +31,34 @@ def inbound_queue(connection: Redis) -> Queue:
     return Queue(INBOUND, connection=connection, serializer=JSONSerializer)
 
 
-def enqueue_event(event_id: int) -> bool:
-    """Have the event processed; call after the commit that stored it. False when Redis is
-    unreachable: the event stays pending and the sweeper enqueues it later."""
+@lru_cache(maxsize=8)
+def _shared_queue(url: str) -> Queue:
+    # One client (a thread-safe connection pool) per process: a new one per request cost 3 ms.
+    return inbound_queue(redis_connection(url))
+
+
+def enqueue_event(event_id: int) -> str:
+    """Have the event processed; call after the commit that stored it. Its status: "pending"
+    once queued, or when Redis is unreachable (the sweeper enqueues it later); with no Redis
+    configured the job runs here and this is its outcome."""
     url = current_app.config["REDIS_URL"]
     if not url:
         return _run_inline(event_id)
     try:
-        inbound_queue(redis_connection(url)).enqueue(
+        _shared_queue(url).enqueue(
             "workers.jobs.process_event", event_id, job_id=f"event-{event_id}", retry=RETRY,
-            job_timeout=JOB_TIMEOUT, result_ttl=3600, failure_ttl=7 * 86400)
+            job_timeout=JOB_TIMEOUT, result_ttl=0, failure_ttl=7 * 86400)  # the events table holds results
     except RedisError as exc:
         log.warning("event %s stays pending, Redis is unavailable: %s", event_id, type(exc).__name__)
-        return False
-    return True
+    return "pending"
 
 
-def _run_inline(event_id: int) -> bool:
+def _run_inline(event_id: int) -> str:
     from suppression.db import db
     from workers import jobs
     try:
-        jobs.process_event(event_id)
+        return jobs.process_event(event_id)
     except Exception:  # the event is stored and stays pending: `inbound sweep` retries it
         db.session.rollback()
         log.exception("event %s stays pending: processing failed", event_id)
-        return False
-    return True
+        return "pending"

@@ -5,6 +5,7 @@ import email
 import email.policy
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from email.utils import getaddresses
 
 from flask import current_app
@@ -64,9 +65,8 @@ def _provider_event(event: Event) -> Reading:
 def _headers(raw: bytes):
     if not raw.strip():
         raise Unreadable("the message is empty")
-    # Headers only: cheap, and enough to route the message.
-    return email.message_from_bytes(raw.split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0] + b"\n\n",
-                                    policy=email.policy.compat32)
+    # The header block only: cheap, and enough to route the message.
+    return BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
 
 
 def _recipients(headers) -> tuple[str, ...]:
