@@ -7,7 +7,6 @@ from urllib.parse import unquote
 
 import pytest
 from redis import Redis
-from rq import SimpleWorker
 from sqlalchemy import func, select
 
 from suppression import create_app
@@ -256,11 +255,12 @@ def test_with_redis_events_wait_for_a_worker_and_survive_redis_outages(app, data
     queued = up.test_client().post("/v1/inbound/mail", data=dsn("queued@example.com", message_id="<q@x>"),
                                    headers=headers)
     assert lost.json["status"] == queued.json["status"] == "pending"
+    runner = up.test_cli_runner()
+    assert runner.invoke(args=["inbound", "sweep", "--older-than", "0"]).exit_code == 0
+    assert queues.inbound_queue(Redis.from_url(redis_url)).count == 2
+    worked = runner.invoke(args=["worker", "--burst"])  # the real entry point: `make worker`
+    assert worked.exit_code == 0, worked.output
     with up.app_context():
-        assert up.test_cli_runner().invoke(args=["inbound", "sweep", "--older-than", "0"]).exit_code == 0
-        connection = Redis.from_url(redis_url)
-        queue = queues.inbound_queue(connection)
-        SimpleWorker([queue], connection=connection, serializer=queue.serializer).work(burst=True)
         statuses = dict(db.session.execute(select(Event.id, Event.status)).all())
     assert set(statuses.values()) == {EventStatus.processed}
     assert decision(dealer, "outage@example.com")["reason"] == "hard_bounce"

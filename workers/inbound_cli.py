@@ -5,7 +5,7 @@ import sys
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from suppression import events
 from suppression.db import db
@@ -63,6 +63,7 @@ def sweep(older_than: int):
 
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+@with_appcontext
 def worker(burst: bool):
     """Run an RQ worker for the inbound queue, in this app (REDIS_URL must be set)."""
     url = current_app.config["REDIS_URL"]

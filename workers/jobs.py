@@ -50,7 +50,7 @@ def sweep_pending(older_than_seconds: int = 300) -> int:
         stale = events.stale_pending(timedelta(seconds=older_than_seconds))
         db.session.commit()
         for event_id in stale:
-            enqueue_event(event_id)
+            enqueue_event(event_id, unless_waiting=True)
         if stale:
             log.info("swept %d pending events (config %s)", len(stale), current_app.name)
         return len(stale)

@@ -12,6 +12,8 @@ from flask import current_app
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 INBOUND = "inbound"
@@ -37,20 +39,32 @@ def _shared_queue(url: str) -> Queue:
     return inbound_queue(redis_connection(url))
 
 
-def enqueue_event(event_id: int) -> str:
+def enqueue_event(event_id: int, *, unless_waiting: bool = False) -> str:
     """Have the event processed; call after the commit that stored it. Its status: "pending"
     once queued, or when Redis is unreachable (the sweeper enqueues it later); with no Redis
-    configured the job runs here and this is its outcome."""
+    configured the job runs here and this is its outcome. `unless_waiting`: leave an event
+    whose job is still queued, scheduled for a retry, or running (the sweeper's case)."""
     url = current_app.config["REDIS_URL"]
     if not url:
         return _run_inline(event_id)
     try:
-        _shared_queue(url).enqueue(
+        queue = _shared_queue(url)
+        if unless_waiting and _waiting(queue, f"event-{event_id}"):
+            return "pending"
+        queue.enqueue(
             "workers.jobs.process_event", event_id, job_id=f"event-{event_id}", retry=RETRY,
             job_timeout=JOB_TIMEOUT, result_ttl=0, failure_ttl=7 * 86400)  # the events table holds results
     except RedisError as exc:
         log.warning("event %s stays pending, Redis is unavailable: %s", event_id, type(exc).__name__)
     return "pending"
+
+
+def _waiting(queue: Queue, job_id: str) -> bool:
+    try:
+        status = Job.fetch(job_id, connection=queue.connection, serializer=queue.serializer).get_status()
+    except NoSuchJobError:
+        return False
+    return status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED)
 
 
 def _run_inline(event_id: int) -> str:
