@@ -53,7 +53,7 @@ def rcpt(event: ProviderEvent):
     ("5.1.1", False, "", (True, "user_unknown")),  # the code, not the provider's "transient"
     (None, None, "550 5.1.2 Host unknown", (True, "host_unknown")),
     ("5.1.6", True, "", (True, "has_moved")),
-    ("5.1.10", True, "RecipientNotFound", (True, "not_accept")),
+    ("5.1.10", True, "RecipientNotFound", (True, "user_unknown")),  # Office 365's 5.1.10: recipient not found
     ("5.7.1", True, "550 5.7.1 Service unavailable; client host blocked using Spamhaus", (False, "blocked")),
     ("5.7.1", True, "Message rejected due to local policy", (False, "policy")),
     ("5.1.1", True, "5.1.1 rejected: listed on a blocklist", (False, "blocked")),  # never hard
@@ -61,8 +61,8 @@ def rcpt(event: ProviderEvent):
     ("5.7.26", True, "550 5.7.26 Unauthenticated email: DMARC policy", (False, "auth_failure")),
     ("5.0.0", True, "550 No such user here", (True, "user_unknown")),
     ("5.0.0", None, "550 mailbox does not exist", (True, "user_unknown")),  # the code says permanent
-    ("4.0.0", True, "450 user unknown, try later", (False, "undefined")),  # the code says temporary
-    ("5.4.4", False, "Amazon SES unable to route", (False, "undefined")),
+    ("4.0.0", True, "450 user unknown, try later", (False, "user_unknown")),  # the code says temporary
+    ("5.4.4", False, "Amazon SES unable to route", (False, "network_error")),
     ("5.2.2", True, "552 5.2.2 mailbox full", (False, "mailbox_full")),
     (None, True, "", (False, "undefined")),
     (None, False, "", (False, "undefined")),
@@ -171,10 +171,10 @@ def test_ses_permanent_bounce_with_5_1_1_is_hard_and_names_the_original():
 
 @pytest.mark.parametrize(("bounce_type", "subtype", "status", "diagnostic", "hard", "reason"), [
     ("Transient", "General", "5.1.1", "smtp; 550 5.1.1 no such user", True, "user_unknown"),  # code first
-    ("Transient", "General", "5.4.4", "smtp; 550 5.4.4 unable to route", False, "undefined"),
+    ("Transient", "General", "5.4.4", "smtp; 550 5.4.4 unable to route", False, "network_error"),
     ("Permanent", "General", "5.7.1", "smtp; 550 5.7.1 blocked by policy", False, "blocked"),
     ("Permanent", "General", None, None, False, "undefined"),
-    ("Permanent", "NoEmail", "4.4.7", "smtp; 451 4.4.7 try later", False, "undefined"),  # the code says temporary
+    ("Permanent", "NoEmail", "4.4.7", "smtp; 451 4.4.7 try later", False, "expired"),  # the code says temporary
     ("Permanent", "NoEmail", None, None, True, "user_unknown"),
     ("Permanent", "Suppressed", None, "Amazon SES has suppressed sending to this address", True, "suppressed"),
     ("Permanent", "OnAccountSuppressionList", None, None, True, "suppressed"),

@@ -144,7 +144,7 @@ _PHRASES: tuple[tuple[str, tuple[str, ...]], ...] = (
         r"no such (?:user|mailbox|recipient|address|account|person)",
         r"(?:user|mailbox|recipient|address|account|addressee)(?: \S+)? (?:does not|doesn't|did not) exist",
         r"(?:user|mailbox|recipient|address|account|addressee) not (?:found|exist|known|listed)",
-        r"mailbox (?:is )?unavailable", r"(?:invalid|bad) (?:recipient|mailbox|user|address)",
+        r"(?:invalid|bad) (?:recipient|mailbox|user|address)",
         r"not a valid (?:user|mailbox|recipient)", "recipient not found", "recip(?:ient)?notfound",
         "no mailbox here", r"not listed in (?:the )?(?:public name|domino|directory|address book)",
         r"address (?:couldn't|could not) be found",

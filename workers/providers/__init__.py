@@ -25,6 +25,7 @@ from email.utils import parseaddr
 from types import ModuleType
 
 from workers.findings import Classification, RecipientResult
+from workers.status import interpret
 
 ADAPTERS = ("ses", "sendgrid", "mailgun", "postmark")
 MAX_KEY = 200  # events.dedupe_key is String(200)
@@ -56,25 +57,6 @@ def adapter(name: str) -> ModuleType:
 # --- Hard or soft -----------------------------------------------------------------------------
 
 _CODE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
-# Reason names follow workers/status.py (the DSN reader's), so that every reader speaks alike.
-_DEAD_CODES = {"5.1.1": "user_unknown", "5.1.2": "host_unknown", "5.1.6": "has_moved", "5.1.10": "not_accept"}
-_FULL_CODES = {"4.2.2", "5.2.2"}
-_BLOCKED = re.compile(r"\bblock(?:ed|ing|list(?:ed)?)?\b|black\s?list|deny\s?list|spamhaus|spamcop|barracuda"
-                      r"|\b(?:dns)?rbl\b|\blisted (?:on|at|by)\b|reputation")
-_SPAM = re.compile(r"\bspam|\bjunk mail|\bvirus|\bmalware|\bphish")
-_AUTH = re.compile(r"\bdmarc\b|\bspf\b|\bdkim\b")
-_RELAY = re.compile(r"relay(?:ing)? (?:access )?denied")
-_POLICY = re.compile(r"\bpolic(?:y|ies)\b|not authori[sz]ed")
-_HOST_DEAD = re.compile(r"host (?:not found|unknown)|unknown host|domain (?:not found|does not exist|"
-                        r"doesn'?t exist)|no such domain|nxdomain|unrout(?:e)?able (?:mail )?domain|null mx")
-_USER_DEAD = re.compile(
-    r"user(?:name)? (?:unknown|not found|does not exist|doesn'?t exist)|unknown (?:user|recipient|mailbox)"
-    r"|no such (?:user|mailbox|recipient|address|account)|recipient (?:unknown|not found|does not exist)"
-    r"|mailbox (?:not found|does not exist|doesn'?t exist|unknown)|(?:account|address|mailbox|user)"
-    r" (?:that you tried to reach )?does not exist|invalid (?:recipient|mailbox)|not a valid (?:mailbox|user)"
-    r"|bad destination mailbox|address (?:not found|unknown)|nosuchuser|recipnotfound|recipientnotfound"
-    r"|doesn'?t have an? [\w. -]{1,40} account")
-_FULL = re.compile(r"mailbox (?:is )?full|over (?:the )?quota|quota exceeded|insufficient (?:system )?storage")
 
 
 def status_code(*texts: str | None) -> str | None:
@@ -86,32 +68,14 @@ def status_code(*texts: str | None) -> str | None:
 
 
 def hardness(status: str | None, provider_says_permanent: bool | None, text: str) -> tuple[bool | None, str]:
-    """(hard, reason) for a failed delivery: hard only when the address is dead.
-
-    The status code is read before the provider's label (SES has called 5.4.4 transient).
-    Block-list, reputation, spam and policy rejections are soft whatever the code says. hard is
-    None only for a 2.x.x code (not a failure). reason "undefined" means neither code nor text
-    told why: an adapter may then apply a provider subtype (see `judge`).
-    """
-    words = (text or "").lower()
+    """(hard, reason) for a failed delivery, by the same rules as a bounce read from mail
+    (workers/status.py): the status code before the provider's label, hard only for a dead
+    address, block-list, spam and policy rejections soft. hard is None for a 2.x.x code."""
     code = status_code(status, text)
-    if code and code.split(".")[1] == "7":
-        return False, _policy_reason(words) or "policy"
-    if reason := _policy_reason(words):
-        return False, reason
     if code and code[0] == "2":
         return None, "delivered"
-    if code in _DEAD_CODES:
-        return True, _DEAD_CODES[code]
-    permanent = code[0] == "5" if code else provider_says_permanent
-    if permanent:
-        if _HOST_DEAD.search(words):
-            return True, "host_unknown"
-        if _USER_DEAD.search(words):
-            return True, "user_unknown"
-    if code in _FULL_CODES or _FULL.search(words):
-        return False, "mailbox_full"
-    return False, "undefined"
+    reason, hard, _ = interpret(code, text, failed=provider_says_permanent is not False or bool(code))
+    return hard, reason
 
 
 def judge(status: str | None, provider_says_permanent: bool | None, text: str,
@@ -123,20 +87,6 @@ def judge(status: str | None, provider_says_permanent: bool | None, text: str,
     if dead_reason and (hard, reason) == (False, "undefined") and not (code and code[0] == "4"):
         return True, dead_reason
     return hard, reason
-
-
-def _policy_reason(words: str) -> str | None:
-    if _BLOCKED.search(words):
-        return "blocked"
-    if _SPAM.search(words):
-        return "spam_block"
-    if _AUTH.search(words):
-        return "auth_failure"
-    if _RELAY.search(words):
-        return "relay_denied"
-    if _POLICY.search(words):
-        return "policy"
-    return None
 
 
 # --- Reading payloads -------------------------------------------------------------------------
