@@ -51,9 +51,11 @@ def enqueue_event(event_id: int, *, unless_waiting: bool = False) -> str:
         queue = _shared_queue(url)
         if unless_waiting and _waiting(queue, f"event-{event_id}"):
             return "pending"
-        queue.enqueue(
-            "workers.jobs.process_event", event_id, job_id=f"event-{event_id}", retry=RETRY,
-            job_timeout=JOB_TIMEOUT, result_ttl=0, failure_ttl=7 * 86400)  # the events table holds results
+        with queue.connection.pipeline() as pipe:  # one round trip for the job and its place in the queue
+            queue.enqueue(
+                "workers.jobs.process_event", event_id, job_id=f"event-{event_id}", retry=RETRY, pipeline=pipe,
+                job_timeout=JOB_TIMEOUT, result_ttl=0, failure_ttl=7 * 86400)  # the events table holds results
+            pipe.execute()
     except RedisError as exc:
         log.warning("event %s stays pending, Redis is unavailable: %s", event_id, type(exc).__name__)
     return "pending"
