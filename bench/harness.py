@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -167,3 +168,60 @@ def load_note() -> str:
     load = os.getloadavg()[0]
     busy = "  (the machine is busy: figures will be pessimistic)" if load > 1.0 else ""
     return f"load average before the run: {load:.2f} on {os.cpu_count()} cores{busy}"
+
+
+# --- CPU accounting from /proc ----------------------------------------------------------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_process() -> dict[int, tuple[str, int, int]]:
+    """pid -> (command line, parent pid, user + system CPU ticks so far) for every process."""
+    found = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                command = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # gone meanwhile
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # state, ppid, ...; utime and stime are 12th, 13th
+        found[int(entry.name)] = (command, int(fields[1]), int(fields[11]) + int(fields[12]))
+    return found
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) CPU ticks of the whole machine so far."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    return sum(values) - idle, sum(values)
+
+
+def group_of(pid: int, command: str, parent: int, mine: dict[str, int], database: str) -> str:
+    """Which part of the benchmark a process is (`mine`: group -> pid, that pid and its
+    children; `database`: the benchmark's); other work on the machine is 'other'."""
+    for group, own_pid in mine.items():
+        if own_pid in (pid, parent):
+            return group
+    if command.startswith("postgres:"):
+        if database in command:
+            return "postgres"  # the backends serving the benchmark's connections
+        if "(" not in command and "[local]" not in command:
+            return "pg background"  # WAL writer, checkpointer ...: shared with other databases
+    if command.startswith("redis-server"):
+        return "redis"
+    return "other"
+
+
+def cpu_seconds_by_group(before: dict, after: dict, mine: dict[str, int], database: str) -> dict[str, float]:
+    """CPU seconds each group spent between two `cpu_by_process` readings."""
+    groups: Counter[str] = Counter()
+    for pid, (command, parent, ticks) in after.items():
+        earlier = before.get(pid)
+        spent = ticks - earlier[2] if earlier and earlier[0] == command else ticks
+        groups[group_of(pid, command, parent, mine, database)] += spent
+    return {group: ticks / CLOCK_TICKS for group, ticks in groups.items()}

@@ -217,62 +217,6 @@ def host_port(base: str) -> tuple[str, int]:
     return host, int(port)
 
 
-# --- CPU accounting from /proc ----------------------------------------------------------------
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_by_process() -> dict[int, tuple[str, int, int]]:
-    """pid -> (command line, parent pid, user + system CPU ticks so far) for every process."""
-    found = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as f:
-                stat = f.read()
-            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
-                command = f.read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:  # gone meanwhile
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()  # state, ppid, ...; utime and stime are 12th, 13th
-        found[int(entry.name)] = (command, int(fields[1]), int(fields[11]) + int(fields[12]))
-    return found
-
-
-def machine_ticks() -> tuple[int, int]:
-    """(busy, total) CPU ticks of the whole machine so far."""
-    with open("/proc/stat") as f:
-        values = [int(v) for v in f.readline().split()[1:]]
-    idle = values[3] + values[4]  # idle, iowait
-    return sum(values) - idle, sum(values)
-
-
-def group_of(pid: int, command: str, parent: int, mine: dict[str, int]) -> str:
-    """Which part of the benchmark a process is (`mine`: group -> pid, that pid and its
-    children); other work on the machine is 'other'."""
-    for group, own_pid in mine.items():
-        if own_pid in (pid, parent):
-            return group
-    if command.startswith("postgres:"):
-        if BENCH_DB in command:
-            return "postgres"  # the backends serving the benchmark's connections
-        if "(" not in command and "[local]" not in command:
-            return "pg background"  # WAL writer, checkpointer ...: shared with other databases
-    if command.startswith("redis-server"):
-        return "redis"
-    return "other"
-
-
-def cpu_seconds_by_group(before: dict, after: dict, mine: dict[str, int]) -> dict[str, float]:
-    groups: Counter[str] = Counter()
-    for pid, (command, parent, ticks) in after.items():
-        earlier = before.get(pid)
-        spent = ticks - earlier[2] if earlier and earlier[0] == command else ticks
-        groups[group_of(pid, command, parent, mine)] += spent
-    return {group: ticks / CLOCK_TICKS for group, ticks in groups.items()}
-
-
 # --- the load (runs in its own process) -------------------------------------------------------
 
 @dataclass
@@ -385,11 +329,11 @@ def run_load(base: str, key: str, account_id: int, run: str, clients: int, secon
     for thread in threads:
         thread.start()
     time.sleep(max(0.0, timed_from - time.perf_counter()))
-    cpu_before, machine_before = cpu_by_process(), machine_ticks()
+    cpu_before, machine_before = harness.cpu_by_process(), harness.machine_ticks()
     for thread in threads:
         thread.join()
     timed_seconds = time.perf_counter() - timed_from
-    cpu_after, machine_after = cpu_by_process(), machine_ticks()
+    cpu_after, machine_after = harness.cpu_by_process(), harness.machine_ticks()
 
     result = LoadResult(timed_seconds=timed_seconds)
     for record in records:
@@ -399,7 +343,8 @@ def run_load(base: str, key: str, account_id: int, run: str, clients: int, secon
         result.latencies.extend(record.latencies)
         result.posted_bytes += record.posted_bytes
         result.refusal = result.refusal or record.refusal
-    result.cpu = cpu_seconds_by_group(cpu_before, cpu_after, {"gunicorn": gunicorn_pid, "client": os.getpid()})
+    mine = {"gunicorn": gunicorn_pid, "client": os.getpid()}
+    result.cpu = harness.cpu_seconds_by_group(cpu_before, cpu_after, mine, BENCH_DB)
     busy, total = (a - b for a, b in zip(machine_after, machine_before))
     result.machine_busy = busy / total if total else 0.0
     return result
@@ -446,14 +391,14 @@ def run_worker(env: dict[str, str], timeout: float, watch_cpu: bool = False) -> 
     that of PostgreSQL and Redis meanwhile (sampled: a backend's last sample before it exits)."""
     with tempfile.NamedTemporaryFile("w+", prefix="bench-worker-", suffix=".log") as log:
         children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu_before = cpu_by_process() if watch_cpu else {}
+        cpu_before = harness.cpu_by_process() if watch_cpu else {}
         started_at, started = time.time(), time.perf_counter()
         proc = subprocess.Popen([str(harness.BIN / "flask"), "--app", "wsgi", "worker", "--burst"],
                                 cwd=harness.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         seen: dict[int, tuple[str, int, int]] = {}
         while proc.poll() is None and time.perf_counter() - started < timeout:
             if watch_cpu:
-                seen.update(cpu_by_process())
+                seen.update(harness.cpu_by_process())
             time.sleep(0.25)
         returncode = proc.poll()
         if returncode is None:
@@ -466,8 +411,9 @@ def run_worker(env: dict[str, str], timeout: float, watch_cpu: bool = False) -> 
                        + children_after.ru_stime - children_before.ru_stime)
         cpu = {}
         if watch_cpu:
-            seen.update(cpu_by_process())
-            cpu = cpu_seconds_by_group(cpu_before, seen, {"worker": proc.pid, "this script": os.getpid()})
+            seen.update(harness.cpu_by_process())
+            mine = {"worker": proc.pid, "this script": os.getpid()}
+            cpu = harness.cpu_seconds_by_group(cpu_before, seen, mine, BENCH_DB)
             cpu["worker"] = cpu_seconds  # exact, rather than the last sample
         lines = Path(log.name).read_text(errors="replace").splitlines()
     return WorkerRun(seconds, returncode, started_at, cpu_seconds, cpu, len(lines), "\n".join(lines[-15:]))

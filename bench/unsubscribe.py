@@ -126,62 +126,6 @@ def tokens_needed(seconds: float) -> int:
     return int(-(-wanted // LINK_BATCH) * LINK_BATCH)
 
 
-# --- CPU accounting from /proc ----------------------------------------------------------------
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_by_process() -> dict[int, tuple[str, int, int]]:
-    """pid -> (command line, parent pid, user + system CPU ticks so far) for every process."""
-    found = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as f:
-                stat = f.read()
-            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
-                command = f.read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:  # gone meanwhile
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()  # state, ppid, ...; utime and stime are 12th, 13th
-        found[int(entry.name)] = (command, int(fields[1]), int(fields[11]) + int(fields[12]))
-    return found
-
-
-def machine_ticks() -> tuple[int, int]:
-    """(busy, total) CPU ticks of the whole machine so far."""
-    with open("/proc/stat") as f:
-        values = [int(v) for v in f.readline().split()[1:]]
-    idle = values[3] + values[4]  # idle, iowait
-    return sum(values) - idle, sum(values)
-
-
-def group_of(pid: int, command: str, parent: int, gunicorn_pid: int, client_pid: int) -> str:
-    """Which part of the benchmark a process is: other work on the machine is 'other'."""
-    if pid == client_pid:
-        return "client"
-    if gunicorn_pid in (pid, parent):
-        return "gunicorn"
-    if command.startswith("postgres:"):
-        if BENCH_DB in command:
-            return "postgres"  # the backends serving gunicorn
-        if "(" not in command and "[local]" not in command:
-            return "pg background"  # WAL writer, checkpointer ...: shared with other databases
-    if command.startswith("redis-server"):
-        return "redis"
-    return "other"
-
-
-def cpu_seconds_by_group(before: dict, after: dict, gunicorn_pid: int, client_pid: int) -> dict[str, float]:
-    groups: Counter[str] = Counter()
-    for pid, (command, parent, ticks) in after.items():
-        earlier = before.get(pid)
-        spent = ticks - earlier[2] if earlier and earlier[0] == command else ticks
-        groups[group_of(pid, command, parent, gunicorn_pid, client_pid)] += spent
-    return {group: ticks / CLOCK_TICKS for group, ticks in groups.items()}
-
-
 # --- the load (runs in its own process) -------------------------------------------------------
 
 @dataclass
@@ -292,11 +236,11 @@ def run_load(base: str, paths: list[str], clients: int, seconds: float, seed: in
     for thread in threads:
         thread.start()
     time.sleep(max(0.0, timed_from - time.perf_counter()))
-    cpu_before, machine_before = cpu_by_process(), machine_ticks()
+    cpu_before, machine_before = harness.cpu_by_process(), harness.machine_ticks()
     for thread in threads:
         thread.join()
     timed_seconds = time.perf_counter() - timed_from
-    cpu_after, machine_after = cpu_by_process(), machine_ticks()
+    cpu_after, machine_after = harness.cpu_by_process(), harness.machine_ticks()
 
     result = LoadResult(timed_seconds=timed_seconds)
     for record in records:
@@ -305,7 +249,8 @@ def run_load(base: str, paths: list[str], clients: int, seconds: float, seed: in
         result.latencies.extend(record.latencies)
         result.ran_out |= record.ran_out
     result.tokens_used = min(next(counter), len(paths))
-    result.cpu = cpu_seconds_by_group(cpu_before, cpu_after, gunicorn_pid, os.getpid())
+    mine = {"client": os.getpid(), "gunicorn": gunicorn_pid}
+    result.cpu = harness.cpu_seconds_by_group(cpu_before, cpu_after, mine, BENCH_DB)
     busy, total = (a - b for a, b in zip(machine_after, machine_before))
     result.machine_busy = busy / total if total else 0.0
     return result
