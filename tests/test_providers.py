@@ -20,6 +20,7 @@ from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from workers.classify import classify
 from workers.findings import BOUNCE, COMPLAINT, OTHER
 from workers.providers import (
     ProviderEvent,
@@ -259,6 +260,22 @@ def test_ses_unsubscribe_confirmation_is_other():
                "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription"}
     event = only(ses.parse(json.dumps(message).encode(), HEADERS))
     assert event.classification.kind == OTHER and event.subscription_url is None
+
+
+def test_ses_json_by_email_gets_the_webhooks_verdict_in_one_classification():
+    recipients = [{"emailAddress": "A@Example.com", "status": "5.1.1", "diagnosticCode": "smtp; 550 5.1.1 no such user"},
+                  {"emailAddress": "b@example.com", "diagnosticCode": "smtp; 550 user unknown"},
+                  {"emailAddress": "c@example.com", "status": "5.2.2", "diagnosticCode": "552 5.2.2 mailbox full"}]
+    inner = ses_bounce("Transient", "General", recipients)
+    raw = "From: SES <no-reply@sns.amazonaws.com>\nSubject: AWS Notification Message\n\n" + json.dumps(inner)
+    by_mail, by_webhook = classify(raw.encode()), ses_parse(inner)
+    assert by_mail.kind == BOUNCE
+    assert by_mail.recipients == tuple(rcpt(event) for event in by_webhook)
+    # b: SES says Transient and no enhanced status code says otherwise: soft (as the webhook always read it).
+    assert [(r.address, r.hard) for r in by_mail.recipients] == [
+        ("a@example.com", True), ("b@example.com", False), ("c@example.com", False)]
+    assert {event.classification.original for event in by_webhook} == {by_mail.original}
+    assert by_mail.original.account_header == "42" and by_mail.original.dkim_domains == ("dealer.example",)
 
 
 def test_ses_notification_that_is_not_ses_json_is_rejected_and_long_keys_fit():

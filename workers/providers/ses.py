@@ -5,7 +5,9 @@ production: an SNS signature proves only that *some* AWS account's topic sent th
 the caller confirms subscriptions, so without it anyone's topic could feed this endpoint.
 
 Both SES feeds are read: identity notifications (`notificationType`) and configuration-set
-event publishing (`eventType`).
+event publishing (`eventType`). `read_event` is the one reader of SES's event JSON: `parse` splits
+its verdict into one ProviderEvent per recipient, and workers/formats/ses.py hands it the same JSON
+when SNS delivers it by e-mail (one Classification with every recipient).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import functools
 import re
 import urllib.request
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -38,6 +41,7 @@ from workers.providers import (
     optional_obj,
     recipient,
     setting_text,
+    status_code,
     text,
 )
 
@@ -57,6 +61,8 @@ _DEAD_SUBTYPES = {"NoEmail": "user_unknown", "Suppressed": "suppressed",
 # Transient subtypes that name the reason when code and text do not.
 _SOFT_SUBTYPES = {"MailboxFull": "mailbox_full", "MessageTooLarge": "message_too_large",
                   "ContentRejected": "spam_block", "AttachmentRejected": "spam_block"}
+NOT_COMPLAINTS = frozenset({"not-spam"})  # the recipient says the mail is wanted: kind "other"
+_REPORTS = {"Bounce": "bounce", "Complaint": "complaint"}  # the event types with one event per recipient
 
 
 def verify(body: bytes, headers: Mapping[str, str], settings: Mapping[str, object], now: float,
@@ -104,14 +110,30 @@ def parse(body: bytes, headers: Mapping[str, str], account_header: str = "X-Acco
         detail = f"sns unsubscribe confirmation for {message['TopicArn']}: nothing to do"
         return [ProviderEvent(dedupe(PROVIDER, sns_id), Classification(OTHER, detail=detail), occurred_at=at)]
     notification = obj(load_json(text(message, "Message", required=True)), "Message")
-    what = text(notification, "notificationType") or text(notification, "eventType")
-    original = _original(optional_obj(notification, "mail"), account_header)
+    found = read_event(notification, account_header)
+    report_key = _REPORTS.get(_kind(notification) or "")
+    if report_key is None:  # a delivery, open, send ...: nothing to act on, one event for the message
+        return [ProviderEvent(dedupe(PROVIDER, sns_id), replace(found, recipients=()), occurred_at=at)]
+    report = notification[report_key]
+    return [ProviderEvent(_key(report, sns_id, result.address), replace(found, recipients=(result,)),
+                          occurred_at=iso_time(report.get("timestamp"))) for result in found.recipients]
+
+
+def read_event(notification: dict, account_header: str = "X-Account-ID") -> Classification:
+    """One SES event object as one Classification with all its recipients; Rejected when malformed.
+
+    Bounce, Complaint and Delivery are read; any other event type is "other", with the original.
+    """
+    what = _kind(notification)
     if what == "Bounce":
-        return _bounces(obj(notification.get("bounce"), "bounce"), sns_id, original)
-    if what == "Complaint":
-        return _complaints(obj(notification.get("complaint"), "complaint"), sns_id, original)
-    classification = Classification(OTHER, original=original, detail=f"ses {what or 'unknown'} notification")
-    return [ProviderEvent(dedupe(PROVIDER, sns_id), classification, occurred_at=at)]
+        found = _bounce(obj(notification.get("bounce"), "bounce"))
+    elif what == "Complaint":
+        found = _complaint(obj(notification.get("complaint"), "complaint"))
+    elif what == "Delivery":
+        found = _delivery(notification.get("delivery"))
+    else:
+        found = Classification(OTHER, detail=f"ses {what or 'unknown'} notification")
+    return replace(found, original=_original(optional_obj(notification, "mail"), account_header))
 
 
 def string_to_sign(message: Mapping[str, object]) -> bytes:
@@ -193,42 +215,47 @@ def _public_key(fetch_cert: Callable[[str], bytes], url: str, now: float) -> rsa
     return key
 
 
-def _bounces(bounce: dict, sns_id: str, original: Original) -> list[ProviderEvent]:
+def _kind(notification: dict) -> str | None:
+    return text(notification, "notificationType") or text(notification, "eventType")
+
+
+def _bounce(bounce: dict) -> Classification:
     kind, subtype = text(bounce, "bounceType"), text(bounce, "bounceSubType")
     permanent = {"Permanent": True, "Transient": False}.get(kind or "")
-    events = []
+    results = []
     for item in _list(bounce, "bouncedRecipients"):
         item = obj(item, "bouncedRecipients[]")
         addr, status, diagnostic = _address(item), text(item, "status"), text(item, "diagnosticCode")
         hard, reason = judge(status, permanent, diagnostic or "", _DEAD_SUBTYPES.get(subtype or ""))
         if (hard, reason) == (False, "undefined") and subtype in _SOFT_SUBTYPES:
             reason = _SOFT_SUBTYPES[subtype]
-        result = recipient(addr, action=text(item, "action") or "failed", status=status, hard=hard, reason=reason,
-                           diagnostic=diagnostic)
-        classification = Classification(BOUNCE, (result,), original=original,
-                                         detail=f"ses bounce {kind}/{subtype}")
-        events.append(ProviderEvent(_key(bounce, sns_id, addr), classification,
-                                    occurred_at=iso_time(bounce.get("timestamp"))))
-    return events
+        results.append(recipient(addr, action=text(item, "action") or "failed", status=status, hard=hard,
+                                 reason=reason, diagnostic=diagnostic))
+    return Classification(BOUNCE, tuple(results), detail=f"ses bounce {kind}/{subtype}")
 
 
-def _complaints(complaint: dict, sns_id: str, original: Original) -> list[ProviderEvent]:
+def _complaint(complaint: dict) -> Classification:
     feedback_type, subtype = text(complaint, "complaintFeedbackType"), text(complaint, "complaintSubType")
-    events = []
-    for item in _list(complaint, "complainedRecipients"):
-        addr = _address(obj(item, "complainedRecipients[]"))
-        if subtype == "OnAccountSuppressionList":
-            # SES did not send: the address complained before, perhaps about another dealer.
-            classification = Classification(
-                OTHER, (recipient(addr, reason="ses_suppression_list"),), original=original,
-                detail="ses complaint OnAccountSuppressionList: not sent, no new complaint")
-        else:
-            classification = Classification(COMPLAINT, (recipient(addr, reason="feedback"),),
-                                            feedback_type=feedback_type, original=original,
-                                            detail=f"ses complaint {feedback_type or '(no feedback type)'}")
-        events.append(ProviderEvent(_key(complaint, sns_id, addr), classification,
-                                    occurred_at=iso_time(complaint.get("timestamp"))))
-    return events
+    addresses = [_address(obj(item, "complainedRecipients[]")) for item in _list(complaint, "complainedRecipients")]
+    if subtype == "OnAccountSuppressionList":
+        # SES did not send: the address complained before, perhaps about another dealer.
+        return Classification(OTHER, tuple(recipient(a, reason="ses_suppression_list") for a in addresses),
+                              detail="ses complaint OnAccountSuppressionList: not sent, no new complaint")
+    feedback_type = feedback_type.strip().lower() if feedback_type else None
+    kind = OTHER if feedback_type in NOT_COMPLAINTS else COMPLAINT
+    return Classification(kind, tuple(recipient(a, reason="feedback") for a in addresses),
+                          feedback_type=feedback_type, detail=f"ses complaint {feedback_type or '(no feedback type)'}")
+
+
+def _delivery(delivery: object) -> Classification:
+    # Read loosely: a delivery changes nothing, so a field SES did not fill is no reason to refuse it.
+    delivery = delivery if isinstance(delivery, dict) else {}
+    response = delivery.get("smtpResponse")
+    code = status_code(response) if isinstance(response, str) else None
+    addresses = delivery.get("recipients") if isinstance(delivery.get("recipients"), list) else []
+    results = tuple(recipient(a.strip().lower(), action="delivered", status=code, reason="delivered")
+                    for a in addresses if isinstance(a, str) and "@" in a)
+    return Classification(OTHER, results, detail="ses Delivery notification")
 
 
 def _key(report: dict, sns_id: str, addr: str) -> str:
