@@ -16,6 +16,9 @@ from suppression.errors import DomainError
 
 log = logging.getLogger(__name__)
 _KEY = "suppression_limiter"
+_HOOKS = "suppression_limiter_hooks"
+# Flask keeps request hooks per scope: None for every request, else a blueprint's name.
+_HOOK_TABLES = ("before_request_funcs", "after_request_funcs", "teardown_request_funcs")
 
 
 class TooManyAttempts(DomainError):
@@ -29,9 +32,19 @@ def init_app(app: Flask) -> Limiter:
     limiter = Limiter(key_func=get_remote_address, swallow_errors=True, in_memory_fallback_enabled=True,
                       storage_uri=app.config["REDIS_URL"] or "memory://", storage_options=options,
                       key_prefix="suppression")
+    installed = {table: list(getattr(app, table).get(None, ())) for table in _HOOK_TABLES}
     limiter.init_app(app)
+    # Flask-Limiter hooks into every request; only the blueprints given to `limit_blueprint` are
+    # limited, so its hooks move there and the API's hot path never runs them.
+    app.extensions[_HOOKS] = {table: _take_new(getattr(app, table), installed[table]) for table in _HOOK_TABLES}
     app.extensions[_KEY] = limiter
     return limiter
+
+
+def _take_new(hooks: dict, before: list) -> list:
+    added = [f for f in hooks.get(None, ()) if f not in before]
+    hooks[None] = before
+    return added
 
 
 def limiter_of(app: Flask | None = None) -> Limiter:
@@ -41,10 +54,13 @@ def limiter_of(app: Flask | None = None) -> Limiter:
 
 def limit_blueprint(app: Flask, blueprint, limit_name: str, exempt_when=lambda: False) -> None:
     """Apply the limit named `limit_name` in the settings to the views of `blueprint`, except
-    requests for which `exempt_when()` is true. Other requests skip the limiter altogether."""
+    requests for which `exempt_when()` is true. Other requests skip the limiter altogether.
+    Call once per blueprint."""
     limiter = limiter_of(app)
     limiter.limit(lambda: setting(limit_name))(blueprint)
     limiter.request_filter(lambda: request.blueprint != blueprint.name or exempt_when())
+    for table, hooks in app.extensions[_HOOKS].items():
+        getattr(app, table).setdefault(blueprint.name, []).extend(hooks)
 
 
 def setting(name: str) -> str:
