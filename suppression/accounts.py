@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy import update
 
 from suppression import audit
@@ -13,6 +15,7 @@ from suppression.errors import Conflict, Invalid, NotFound
 from suppression.models import Account, AccountDomain, AccountStatus, ApiKey, Role
 
 KEY_PREFIX = "sk_"
+MAX_RECENT_CALLERS = 10_000
 
 
 def digest(key: str) -> str:
@@ -52,6 +55,7 @@ def suspend(account: Account, reason: str, actor: str) -> Account:
                    suspended_at=utcnow(), conflict=Conflict("the account is already suspended",
                                                              code="already_suspended"))
     audit.record(actor, "account.suspend", f"account:{account.id}", account_id=account.id, reason=reason)
+    forget_callers()
     return account
 
 
@@ -61,6 +65,7 @@ def reinstate(account: Account, reason: str, actor: str) -> Account:
     _change_status(account, AccountStatus.suspended, AccountStatus.active, suspension_reason=None,
                    suspended_at=None, conflict=Conflict("the account is not suspended", code="not_suspended"))
     audit.record(actor, "account.reinstate", f"account:{account.id}", account_id=account.id, reason=reason)
+    forget_callers()
     return account
 
 
@@ -95,13 +100,15 @@ def create_key(role: Role, actor: str, account_id: int | None = None, name: str 
 
 
 def revoke_key(key_id: int, actor: str) -> ApiKey:
-    """Revoke a key; it stops working on the next request."""
+    """Revoke a key; it stops working on this process's next request, and on every process
+    within AUTH_CACHE_SECONDS."""
     key = db.session.get(ApiKey, key_id)
     if key is None:
         raise NotFound(f"no key {key_id}")
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         audit.record(actor, "key.revoke", f"key:{key.id}", account_id=key.account_id)
+    forget_callers()
     return key
 
 
@@ -120,15 +127,40 @@ _CALLER = ("SELECT k.id, k.role, k.account_id, a.status FROM api_keys k "
 
 
 def authenticate(secret: str) -> Caller | None:
-    """The caller holding `secret`, or None for an unknown or revoked key. One indexed query
-    on the driver: it runs before every API call."""
+    """The caller holding `secret`, or None for an unknown or revoked key. It runs before
+    every API call: one indexed query on the driver, and a live key found in the last
+    AUTH_CACHE_SECONDS costs no query at all."""
     if not secret.startswith(KEY_PREFIX) or len(secret) > 100:
         return None
-    rows = driver_rows(_CALLER, (digest(secret),))
+    key_digest = digest(secret)
+    recent = _recent_callers()
+    found = recent.get(key_digest)
+    now = time.monotonic()
+    if found is not None and found[0] > now:
+        return found[1]
+    rows = driver_rows(_CALLER, (key_digest,))
     if not rows:
+        recent.pop(key_digest, None)
         return None
     key_id, role, account_id, status = rows[0]
-    return Caller(key_id, Role(role), account_id, status == AccountStatus.suspended.value)
+    caller = Caller(key_id, Role(role), account_id, status == AccountStatus.suspended.value)
+    if current_app.config["AUTH_CACHE_SECONDS"] > 0:
+        if len(recent) >= MAX_RECENT_CALLERS:
+            recent.clear()
+        recent[key_digest] = (now + current_app.config["AUTH_CACHE_SECONDS"], caller)
+    return caller
+
+
+def forget_callers() -> None:
+    """Drop this process's remembered callers: a revocation or a suspension applies at once here
+    (other processes forget within AUTH_CACHE_SECONDS)."""
+    _recent_callers().clear()
+
+
+def _recent_callers() -> dict[str, tuple[float, Caller]]:
+    # Per app: tests build apps on two databases in one process. Only live keys are kept, so
+    # guessing keys cannot fill it; a plain dict, whose single operations are thread-safe.
+    return current_app.extensions.setdefault("recent_callers", {})
 
 
 def _domain(value: str) -> str:

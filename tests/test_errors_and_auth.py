@@ -5,6 +5,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sqlalchemy import text
+
 from suppression import accounts
 from suppression.db import db
 
@@ -29,6 +31,41 @@ def test_revoked_key_is_401_at_once(app, dealer):
     with app.app_context():
         accounts.revoke_key(accounts.authenticate(dealer.key).key_id, "test")
         db.session.commit()
+    assert dealer.post("/v1/check", json={"addresses": []}).status_code == 401
+
+
+def test_suspension_applies_at_once_to_a_key_just_used(dealer, staff):
+    assert dealer.post("/v1/check", json={"addresses": []}).status_code == 200
+    assert staff.post(f"/v1/accounts/{dealer.account_id}/suspend", json={"reason": "trap hits"}).status_code == 200
+    response = dealer.post("/v1/check", json={"addresses": []})
+    assert response.status_code == 403 and error_code(response) == "account_suspended"
+    assert staff.post(f"/v1/accounts/{dealer.account_id}/reinstate", json={"reason": "cleaned"}).status_code == 200
+    assert dealer.post("/v1/check", json={"addresses": []}).status_code == 200
+
+
+def revoke_elsewhere(app, key: str) -> None:
+    """Revoke as another process would: in the database, unseen by this process's memory."""
+    with app.app_context():
+        db.session.execute(text("UPDATE api_keys SET revoked_at = CURRENT_TIMESTAMP WHERE digest = :d"),
+                           {"d": accounts.digest(key)})
+        db.session.commit()
+
+
+def test_a_key_revoked_by_another_process_stops_within_the_cache_time(app, dealer, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(accounts.time, "monotonic", lambda: clock[0])
+    assert dealer.post("/v1/check", json={"addresses": []}).status_code == 200
+    revoke_elsewhere(app, dealer.key)
+    clock[0] += app.config["AUTH_CACHE_SECONDS"] - 0.5
+    assert dealer.post("/v1/check", json={"addresses": []}).status_code == 200  # remembered, as documented
+    clock[0] += 1
+    assert dealer.post("/v1/check", json={"addresses": []}).status_code == 401
+
+
+def test_with_no_cache_time_every_call_reads_its_key(app, dealer, monkeypatch):
+    monkeypatch.setitem(app.config, "AUTH_CACHE_SECONDS", 0)
+    assert dealer.post("/v1/check", json={"addresses": []}).status_code == 200
+    revoke_elsewhere(app, dealer.key)
     assert dealer.post("/v1/check", json={"addresses": []}).status_code == 401
 
 
