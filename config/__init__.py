@@ -37,6 +37,10 @@ DEFAULTS: dict[str, object] = {
     "UNSUBSCRIBE_RATE_LIMIT": "30/second",
     "BAD_TOKEN_LIMIT": "20/minute",
     "AUTH_FAILURE_LIMIT": "20/minute",
+    # How long a process trusts a key it has checked: revoking a key or suspending an account
+    # takes effect at once on the process that did it, and on every process within this time.
+    # 0: every API call reads its key from the database.
+    "AUTH_CACHE_SECONDS": 5,
     "TRUSTED_PROXIES": 0,  # how many reverse proxies set X-Forwarded-For in front of the app
     # Inbound mail: which account a bounce or complaint belongs to (VERP first, then this header
     # in the returned original, then its DKIM d= or From domain).
