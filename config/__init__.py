@@ -45,6 +45,10 @@ DEFAULTS: dict[str, object] = {
     # Inbound mail: which account a bounce or complaint belongs to (VERP first, then this header
     # in the returned original, then its DKIM d= or From domain).
     "ACCOUNT_HEADER": "X-Account-ID",
+    # The list a message was sent for, in the same places as the account header (a SendGrid custom
+    # arg, Mailgun user variable, Postmark metadata, or this header in the returned original):
+    # a provider's opt-out from a message of that list is scoped to the list.
+    "LIST_HEADER": "X-List-ID",
     "VERP_PATTERN": r"\+a(?P<account>\d+)[-=@.]",
     "MAX_INBOUND_BYTES": 10 * 1024 * 1024,  # one raw message
     # Provider webhooks; each endpoint is off until its verification is set.

@@ -177,7 +177,7 @@ def test_pathological_inputs_are_classified(raw, _):
 def test_a_string_or_a_reader_bug_gives_unreadable_not_an_exception(monkeypatch):
     """Even a failure inside the reader comes back as kind other with detail "unreadable: ..."."""
     assert classify("From: a@b.example\n\nhello").kind == OTHER
-    monkeypatch.setattr("workers.classify._classify", lambda raw, header: 1 / 0)
+    monkeypatch.setattr("workers.classify._classify", lambda raw, *headers: 1 / 0)
     result = classify(b"From: a@b.example\n\nhello")
     assert result.kind == OTHER
     assert result.detail.startswith("unreadable: ZeroDivisionError")
@@ -293,6 +293,14 @@ def test_the_account_header_is_a_parameter():
     raw = dsn("5.1.1", "550 user unknown").replace(b"X-Account-ID: 42", b"X-Dealer: d-7")
     assert classify(raw).original.account_header is None
     assert classify(raw, account_header="X-Dealer").original.account_header == "d-7"
+
+
+def test_the_list_header_of_the_original_is_read():
+    """X-List-ID (or the header given as list_header) in the returned original names its list."""
+    raw = dsn("5.1.1", "550 user unknown").replace(b"X-Account-ID: 42", b"X-Account-ID: 42\nX-List-ID: spring-offers")
+    assert classify(raw).original.list_name == "spring-offers"
+    assert classify(raw, list_header="X-Campaign-List").original.list_name is None
+    assert classify(dsn("5.1.1", "550 user unknown")).original.list_name is None
 
 
 def test_a_delivery_success_dsn_is_other():

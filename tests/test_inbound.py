@@ -179,6 +179,15 @@ def test_complaint_suppresses_for_the_dealer_named_in_the_original(app, ingest, 
     assert today(app, alpha.account_id).complaints == 1
 
 
+def test_complaint_about_a_listed_message_is_for_the_whole_dealer(app, ingest, make_dealer):
+    alpha = make_dealer("Alpha Motors")
+    headers = f"X-Account-ID: {alpha.account_id}\nX-List-ID: spring-offers"
+    post_mail(ingest, arf("angry@example.com", original_headers=headers))
+    for list_name in ("spring-offers", "service-reminders"):
+        result = alpha.post("/v1/check", json={"addresses": ["angry@example.com"], "list": list_name}).json["results"][0]
+        assert (result["send"], result["reason"], result["scope"]) == (False, "complained", "account")
+
+
 def test_complaint_attributed_by_sending_domain_and_not_spam_ignored(app, ingest, make_dealer):
     alpha = make_dealer("Alpha Motors", ("alpha-motors.example",))
     post_mail(ingest, arf("dkim@example.com"))

@@ -52,8 +52,14 @@ def sns_key():
     return key, certificate.public_bytes(serialization.Encoding.PEM)
 
 
-def decision(api, address: str) -> dict:
-    return api.post("/v1/check", json={"addresses": [address]}).json["results"][0]
+def decision(api, address: str, list_name: str | None = None) -> dict:
+    body = {"addresses": [address]} | ({"list": list_name} if list_name else {})
+    return api.post("/v1/check", json=body).json["results"][0]
+
+
+def sends(api, address: str, *lists: str | None) -> list[bool]:
+    """May `api`'s account mail `address`, for each list (None: no list named)?"""
+    return [decision(api, address, name)["send"] for name in lists]
 
 
 def statuses(app) -> list[EventStatus]:
@@ -139,3 +145,67 @@ def test_ses_bounce_and_subscription_confirmation(app, client, dealer, configure
     assert confirmed == [subscribe["SubscribeURL"]]
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Event)) == 2
+
+
+@pytest.fixture
+def post_sendgrid(app, client, configured):
+    """post_sendgrid(events): the events as one signed SendGrid batch; every event processed."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    configured(SENDGRID_VERIFICATION_KEY=base64.b64encode(public).decode())
+
+    def post(events: list[dict]) -> None:
+        body = json.dumps(events).encode()
+        response = client.post("/v1/inbound/sendgrid", data=body, headers=sendgrid_headers(key, body))
+        assert response.status_code == 202, response.json
+        assert statuses(app) == [EventStatus.processed] * len(events)
+    return post
+
+
+def test_sendgrid_group_unsubscribe_with_the_list_custom_arg_suppresses_for_that_list_only(make_dealer,
+                                                                                            post_sendgrid):
+    alpha = make_dealer("Alpha Motors")
+    post_sendgrid([sg("group_unsubscribe", email="Leaver@Example.com", asm_group_id=12,
+                      **{"X-Account-ID": str(alpha.account_id), "X-List-ID": "Spring-Offers"})])
+    listed = decision(alpha, "leaver@example.com", "spring-offers")
+    assert (listed["send"], listed["reason"], listed["scope"]) == (False, "unsubscribed", "list")
+    assert sends(alpha, "leaver@example.com", "service-reminders", None, "sendgrid-group-12") == [True, True, True]
+
+
+def test_sendgrid_group_unsubscribe_without_the_custom_arg_is_for_a_list_named_after_the_group(make_dealer,
+                                                                                                post_sendgrid):
+    alpha = make_dealer("Alpha Motors")
+    post_sendgrid([sg("group_unsubscribe", email="leaver@example.com", asm_group_id=12,
+                      **{"X-Account-ID": str(alpha.account_id)})])
+    grouped = decision(alpha, "leaver@example.com", "sendgrid-group-12")
+    assert (grouped["send"], grouped["reason"], grouped["scope"]) == (False, "unsubscribed", "list")
+    assert sends(alpha, "leaver@example.com", "sendgrid-group-13", "spring-offers", None) == [True, True, True]
+
+
+def test_sendgrid_unsubscribe_and_spamreport_stay_account_wide_whatever_the_list(make_dealer, post_sendgrid):
+    alpha, beta = make_dealer("Alpha Motors"), make_dealer("Beta Cars")
+    on_list = {"X-Account-ID": str(alpha.account_id), "X-List-ID": "spring-offers"}
+    post_sendgrid([sg("unsubscribe", email="all@example.com", **on_list),
+                   sg("spamreport", email="angry@example.com", sg_event_id="sg-spam-2", **on_list)])
+    for address, reason in (("all@example.com", "unsubscribed"), ("angry@example.com", "complained")):
+        other_list = decision(alpha, address, "service-reminders")
+        assert (other_list["send"], other_list["reason"], other_list["scope"]) == (False, reason, "account")
+        assert sends(alpha, address, None, "spring-offers") == [False, False]
+        assert sends(beta, address, None, "spring-offers") == [True, True]
+
+
+def test_a_list_custom_arg_that_is_not_a_list_name_gives_an_account_wide_opt_out(make_dealer, post_sendgrid):
+    alpha = make_dealer("Alpha Motors")
+    post_sendgrid([sg("group_unsubscribe", email="leaver@example.com", asm_group_id=12,
+                      **{"X-Account-ID": str(alpha.account_id), "X-List-ID": "Spring offers!"})])
+    assert sends(alpha, "leaver@example.com", None, "service-reminders") == [False, False]
+
+
+def test_mailgun_unsubscribe_from_a_listed_message_is_for_that_list(app, client, make_dealer, configured):
+    configured(MAILGUN_SIGNING_KEY=MAILGUN_KEY)
+    alpha = make_dealer("Alpha Motors")
+    variables = {"x-account-id": str(alpha.account_id), "x-list-id": "spring-offers"}
+    unsubscribed = mg("unsubscribed", recipient="leaver@example.com", envelope={"sender": "offers@dealer.example"},
+                      **{"user-variables": variables})
+    assert client.post("/v1/inbound/mailgun", data=mailgun_body(unsubscribed)).status_code == 202
+    assert sends(alpha, "leaver@example.com", "spring-offers", "service-reminders", None) == [False, True, True]

@@ -223,6 +223,13 @@ def test_ses_complaint_and_its_feedback_type():
     assert event.classification.original.account_header == "42"
 
 
+def test_ses_original_names_its_list_from_the_mail_headers():
+    inner = ses_bounce()
+    inner["mail"] = dict(MAIL, headers=[*MAIL["headers"], {"name": "x-list-id", "value": " spring-offers "}])
+    assert only(ses_parse(inner)).classification.original.list_name == "spring-offers"
+    assert only(ses_parse(ses_bounce())).classification.original.list_name is None
+
+
 def test_ses_complaint_from_the_account_suppression_list_is_not_a_new_complaint():
     inner = {"notificationType": "Complaint", "mail": MAIL,
              "complaint": {"complainedRecipients": [{"emailAddress": "jane@example.com"}],
@@ -454,6 +461,26 @@ def test_sendgrid_spamreport_is_a_complaint_and_unsubscribes_are_opt_outs():
     assert "asm_group_id=10" in events["sg-group_unsubscribe--1"].classification.detail
 
 
+def test_sendgrid_group_unsubscribe_is_from_the_list_custom_arg_or_the_group():
+    named = only(sendgrid.parse(json.dumps([sg("group_unsubscribe", asm_group_id=10,
+                                                **{"X-List-ID": "spring-offers"})]).encode(), HEADERS))
+    assert named.unsubscribe and named.unsubscribe_list == "spring-offers"
+    assert named.classification.original.list_name == "spring-offers"
+    unnamed = only(sendgrid.parse(json.dumps([sg("group_unsubscribe", asm_group_id=10)]).encode(), HEADERS))
+    assert unnamed.unsubscribe_list == "sendgrid-group-10"
+    other_arg = only(sendgrid.parse(json.dumps([sg("group_unsubscribe", asm_group_id=10, Topic="service")]).encode(),
+                                    HEADERS, list_header="topic"))
+    assert other_arg.unsubscribe_list == "service"
+
+
+def test_sendgrid_unsubscribe_and_spamreport_are_for_the_whole_account_whatever_the_list():
+    batch = [sg(name, **{"X-List-ID": "spring-offers"}) for name in ("unsubscribe", "spamreport")]
+    unsubscribe, complaint = sendgrid.parse(json.dumps(batch).encode(), HEADERS)
+    assert unsubscribe.unsubscribe and unsubscribe.unsubscribe_list is None
+    assert not complaint.unsubscribe and complaint.unsubscribe_list is None
+    assert complaint.classification.original.list_name == "spring-offers"  # kept as evidence
+
+
 def test_sendgrid_event_without_an_id_gets_a_stable_key_of_its_own():
     first, second = sg("spamreport", sg_event_id=None), sg("spamreport", sg_event_id=None, email="bob@example.org")
     keys = [e.dedupe_key for e in sendgrid.parse(json.dumps([first, second]).encode(), HEADERS)]
@@ -590,6 +617,14 @@ def test_mailgun_complaint_unsubscribe_and_others():
     assert delivered.dedupe_key.startswith("mailgun:")
 
 
+def test_mailgun_unsubscribe_is_from_the_list_in_the_user_variables():
+    variables = {"user-variables": {"x-account-id": "42", "x-list-id": "spring-offers"}}
+    assert mailgun_parse(mg("unsubscribed", **variables)).unsubscribe_list == "spring-offers"
+    assert mailgun_parse(mg("unsubscribed")).unsubscribe_list is None
+    complaint = mailgun_parse(mg("complained", **variables), token="another-token")
+    assert complaint.unsubscribe_list is None and complaint.classification.original.list_name == "spring-offers"
+
+
 def test_mailgun_verify_accepts_a_fresh_signed_payload():
     body = json.dumps(mailgun_payload(mg("complained"), timestamp=int(NOW) - 299)).encode()
     mailgun.verify(body, HEADERS, {"MAILGUN_SIGNING_KEY": MAILGUN_KEY}, NOW)
@@ -683,6 +718,16 @@ def subscription_change(**fields) -> dict:
             "Recipient": "Jane@Example.com", "Origin": "Recipient", "SuppressSending": True,
             "SuppressionReason": "ManualSuppression", "Tag": "spring", "Metadata": {"x-account-id": "42"},
             **fields}
+
+
+def test_postmark_opt_outs_are_from_the_list_in_the_metadata_or_the_bounce_content():
+    listed = subscription_change(Metadata={"x-account-id": "42", "X-List-ID": "spring-offers"})
+    assert postmark_parse(listed).unsubscribe_list == "spring-offers"
+    assert postmark_parse(subscription_change()).unsubscribe_list is None
+    content = pm_bounce("Unsubscribe", Metadata={}, Content="X-Account-ID: 42\r\nX-List-ID: service\r\n\r\nbody")
+    assert postmark_parse(content).unsubscribe_list == "service"
+    complaint = pm_bounce("SpamComplaint", RecordType="SpamComplaint", Metadata={"X-List-ID": "spring-offers"})
+    assert postmark_parse(complaint).unsubscribe_list is None
 
 
 def test_postmark_subscription_change_by_the_recipient_is_an_opt_out():

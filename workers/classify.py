@@ -23,6 +23,7 @@ from workers.findings import (
 from workers.formats import plain, ses
 
 DEFAULT_ACCOUNT_HEADER = "X-Account-ID"
+DEFAULT_LIST_HEADER = "X-List-ID"
 SHORT_NOTICE = 600  # characters: longer notices are templates full of generic advice
 
 _DAEMON = re.compile(
@@ -44,32 +45,34 @@ _ANGLE = re.compile(r"<([^<>]*)>")
 _FAILED_HEADERS = ("x-failed-recipients", "x-mailer-daemon-recipients")
 
 
-def classify(raw: bytes, account_header: str = DEFAULT_ACCOUNT_HEADER) -> Classification:
-    """The verdict on one raw message; never raises."""
+def classify(raw: bytes, account_header: str = DEFAULT_ACCOUNT_HEADER,
+             list_header: str = DEFAULT_LIST_HEADER) -> Classification:
+    """The verdict on one raw message; never raises. The two headers are read from the returned original."""
     try:
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
         raw = bytes(raw)
         if not raw.strip():
             return Classification(OTHER, detail="unreadable: empty message")
-        return _classify(raw, account_header.strip().lower())
+        return _classify(raw, account_header.strip().lower(), list_header.strip().lower())
     except Exception as exc:  # noqa: BLE001 - the contract: any input gives a Classification, never an error
         return Classification(OTHER, detail=f"unreadable: {type(exc).__name__}: {exc}"[:300])
 
 
-def _classify(raw: bytes, account_header: str) -> Classification:
+def _classify(raw: bytes, account_header: str, list_header: str) -> Classification:
     root = mime.parse(raw)
     notice, original_part = plain.notice_and_original(root)
-    verdict = _verdict(root, notice, original_part, account_header)
+    verdict = _verdict(root, notice, original_part, account_header, list_header)
     if not root.fields and verdict.kind == OTHER:
         return Classification(OTHER, detail="unreadable: no RFC 5322 header fields")
     if verdict.original != Original():  # the reader found the original itself (SES's `mail` object)
         return verdict
-    return replace(verdict, original=original_of(root, original_part, account_header, verdict.kind))
+    return replace(verdict, original=original_of(root, original_part, account_header, verdict.kind, list_header))
 
 
-def _verdict(root: mime.Part, notice: str, original: mime.Part | None, account_header: str) -> Classification:
-    found = arf.read(root, original) or ses.read(root, account_header)
+def _verdict(root: mime.Part, notice: str, original: mime.Part | None, account_header: str,
+             list_header: str) -> Classification:
+    found = arf.read(root, original) or ses.read(root, account_header, list_header)
     if found is not None:
         return found
     found = _dsn(root, notice, original)
@@ -189,7 +192,8 @@ def _senders(root: mime.Part, original: mime.Part | None) -> set[str]:
     return set(plain.addresses(" ".join(values)))
 
 
-def original_of(root: mime.Part, original: mime.Part | None, account_header: str, kind: str) -> Original:
+def original_of(root: mime.Part, original: mime.Part | None, account_header: str, kind: str,
+                list_header: str = DEFAULT_LIST_HEADER.lower()) -> Original:
     """Who sent the original message, from its returned headers (or the report's own fields)."""
     return_path = None
     if original is not None:
@@ -217,6 +221,7 @@ def original_of(root: mime.Part, original: mime.Part | None, account_header: str
         from_domain=from_address.rpartition("@")[2] if from_address else None,
         dkim_domains=dkim,
         account_header=(original.get(account_header) or "").strip()[:200] or None,
+        list_name=(original.get(list_header) or "").strip()[:200] or None,
         return_path=return_path,
     )
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from flask import Flask
 
-from workers.classify import DEFAULT_ACCOUNT_HEADER, classify
+from workers.classify import DEFAULT_ACCOUNT_HEADER, DEFAULT_LIST_HEADER, classify
 from workers.findings import Classification
 
 
@@ -31,8 +31,10 @@ def as_line(name: str, result: Classification, verbose: bool = False) -> dict:
 @click.argument("files", nargs=-1, required=True)
 @click.option("--account-header", default=DEFAULT_ACCOUNT_HEADER, show_default=True,
               help="Header of the returned original that names the dealer account.")
+@click.option("--list-header", default=DEFAULT_LIST_HEADER, show_default=True,
+              help="Header of the returned original that names the list it was sent for.")
 @click.option("-v", "--verbose", is_flag=True, help="Also print the detail, diagnostics and the original's sender.")
-def classify_command(files: tuple[str, ...], account_header: str, verbose: bool) -> None:
+def classify_command(files: tuple[str, ...], account_header: str, list_header: str, verbose: bool) -> None:
     """Classify raw messages (bounce, complaint or other): one JSON line per FILE ("-" reads stdin).
 
     A file that cannot be read is reported on stderr; the others are still classified and the
@@ -46,7 +48,7 @@ def classify_command(files: tuple[str, ...], account_header: str, verbose: bool)
             click.echo(f"classify: cannot read {name}: {exc.strerror or exc}", err=True)
             unreadable += 1
             continue
-        line = as_line(name, classify(raw, account_header), verbose)
+        line = as_line(name, classify(raw, account_header, list_header), verbose)
         click.echo(json.dumps(line, ensure_ascii=False))
     if unreadable:
         raise click.exceptions.Exit(1)

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from suppression import counters, lists, unsubscribe
 from suppression.addresses import normalize
 from suppression.db import db, utcnow
+from suppression.errors import Invalid
 from suppression.models import EventStatus, Reason, SoftBounce
 from workers import attribution
 from workers.findings import BOUNCE, COMPLAINT, Classification, RecipientResult
@@ -40,7 +41,7 @@ def apply(event_id: int, reading: Reading) -> tuple[EventStatus, int | None]:
         return EventStatus.processed, None
     account_id = attribution.account_for(verdict.original, reading.bounce_to)
     if reading.provider_unsubscribe:
-        return _provider_opt_out(verdict, account_id, reading.provider, event_id)
+        return _provider_opt_out(verdict, account_id, reading, event_id)
     if verdict.kind == BOUNCE:
         for recipient in _failed(verdict):
             _bounce(recipient, account_id, event_id)
@@ -91,14 +92,26 @@ def _complaint(recipient: RecipientResult, account_id: int | None, event_id: int
     _count(account_id, "complaints")
 
 
-def _provider_opt_out(verdict: Classification, account_id: int | None, provider: str,
+def _provider_opt_out(verdict: Classification, account_id: int | None, reading: Reading,
                       event_id: int) -> tuple[EventStatus, int | None]:
     addresses = [a for a in (normalize(r.address) for r in verdict.recipients) if a]
     if account_id is None or not addresses:
         return EventStatus.ignored, account_id  # kept: an opt-out from no known dealer
-    added = lists.add(lists.Scope(account_id), addresses, Reason.unsubscribed, provider, ACTOR, event_id=event_id).added
+    scope = _opt_out_scope(account_id, reading.unsubscribe_list)
+    added = lists.add(scope, addresses, Reason.unsubscribed, reading.provider, ACTOR, event_id=event_id).added
     _count(account_id, "unsubscribes", len(added))
     return EventStatus.processed, account_id
+
+
+def _opt_out_scope(account_id: int, list_name: str | None) -> lists.Scope:
+    """The account's list the opt-out is from; the whole account when it names none, or a name that
+    is not a list name (no sender could check against it, so honour it for every list)."""
+    if list_name:
+        try:
+            return lists.Scope.of(account_id, list_name)
+        except Invalid:
+            pass
+    return lists.Scope(account_id)
 
 
 def _count(account_id: int | None, counter: str, amount: int = 1) -> None:

@@ -30,6 +30,7 @@ class Reading:
     unsubscribe_message: EmailMessage | None = field(default=None, compare=False)  # mail to the mailto address
     provider: str | None = None  # the provider whose webhook this came from
     provider_unsubscribe: bool = False  # the provider reports the recipient opted out
+    unsubscribe_list: str | None = None  # ... from this list of the account only (None: the whole account)
     subscription_url: str | None = None  # SNS wants this subscription confirmed
 
 
@@ -47,19 +48,21 @@ def read(event: Event) -> Reading:
         message = email.message_from_bytes(event.raw, policy=email.policy.default)
         return Reading(Classification(OTHER, detail="mail to the unsubscribe address"), bounce_to, message)
     from workers.classify import classify
-    return Reading(classify(event.raw, account_header=current_app.config["ACCOUNT_HEADER"]), bounce_to)
+    config = current_app.config
+    return Reading(classify(event.raw, config["ACCOUNT_HEADER"], config["LIST_HEADER"]), bounce_to)
 
 
 def _provider_event(event: Event) -> Reading:
     try:
-        found = providers.adapter(event.source).parse(event.raw, {}, current_app.config["ACCOUNT_HEADER"])
+        found = providers.adapter(event.source).parse(event.raw, {}, current_app.config["ACCOUNT_HEADER"],
+                                                      current_app.config["LIST_HEADER"])
     except providers.Rejected as exc:
         raise Unreadable(f"{event.source} payload: {exc}") from None
     mine = next((e for e in found if e.dedupe_key == event.dedupe_key), None)
     if mine is None:
         raise Unreadable(f"the stored {event.source} payload no longer holds event {event.dedupe_key}")
     return Reading(mine.classification, provider=event.source, provider_unsubscribe=mine.unsubscribe,
-                   subscription_url=mine.subscription_url)
+                   unsubscribe_list=mine.unsubscribe_list, subscription_url=mine.subscription_url)
 
 
 def _headers(raw: bytes):

@@ -15,13 +15,14 @@ from workers.providers import Rejected, ses
 MAX_JSON = 200_000
 
 
-def read(root: mime.Part, account_header: str = "x-account-id") -> Classification | None:
+def read(root: mime.Part, account_header: str = "x-account-id",
+         list_header: str = "x-list-id") -> Classification | None:
     """A Classification for an SES notification e-mail; None when the message is not one."""
     event = _event(root)
     if event is None or not (event.get("notificationType") or event.get("eventType")):
         return None
     try:
-        return ses.read_event(event, account_header)
+        return ses.read_event(event, account_header, list_header)
     except Rejected as exc:  # an SES notification, but not one we can read: kept, acts on nothing
         return Classification(OTHER, detail=f"unreadable Amazon SES notification: {exc}"[:300])
 

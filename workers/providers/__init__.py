@@ -5,9 +5,10 @@ certificate fetch is a parameter):
 
 - `verify(body, headers, settings, now)`: raises `Rejected` when the payload is not authentic
   or not acceptable; returns None otherwise.
-- `parse(body, headers, account_header="X-Account-ID")`: the payload as a list of
-  `ProviderEvent`, one per recipient; raises `Rejected` (never anything else) when the payload
-  is malformed.
+- `parse(body, headers, account_header="X-Account-ID", list_header="X-List-ID")`: the payload as
+  a list of `ProviderEvent`, one per recipient; raises `Rejected` (never anything else) when the
+  payload is malformed. The two header names are looked up where the provider keeps the sender's
+  own values (custom args, user variables, metadata, the original's headers).
 
 The helpers below are shared by the adapters: JSON loading that only ever raises `Rejected`,
 typed field access, and `hardness`, the one reading of a status code and the server's words.
@@ -43,6 +44,7 @@ class ProviderEvent:
     dedupe_key: str  # "<provider>:<the provider's own id>[:<recipient>]", at most 200 characters
     classification: Classification  # one recipient at most
     unsubscribe: bool = False  # the recipient opted out (classification.kind is "other")
+    unsubscribe_list: str | None = None  # the opt-out is from this list of the account only; None: all of it
     subscription_url: str | None = None  # SNS SubscriptionConfirmation: GET it once to confirm
     occurred_at: str | None = None  # ISO 8601 in UTC, when the provider says it happened
 

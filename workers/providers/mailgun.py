@@ -58,15 +58,16 @@ def verify(body: bytes, headers: Mapping[str, str], settings: Mapping[str, objec
         raise Rejected("bad signature")
 
 
-def parse(body: bytes, headers: Mapping[str, str], account_header: str = "X-Account-ID") -> list[ProviderEvent]:
-    """The one event in a Mailgun webhook payload."""
+def parse(body: bytes, headers: Mapping[str, str], account_header: str = "X-Account-ID",
+          list_header: str = "X-List-ID") -> list[ProviderEvent]:
+    """The one event in a Mailgun webhook payload; an opt-out is from the message's list when it names one."""
     payload = obj(load_json(body), "the payload")
     _, token, _ = _signature(payload)
     data = obj(payload.get("event-data"), "event-data")
     name = text(data, "event", required=True)
     addr = text(data, "recipient", required=name in ("failed", "complained", "unsubscribed"))
     addr = addr.strip().lower() if addr else None
-    original = _original(data, account_header)
+    original = _original(data, account_header, list_header)
     if name == "failed":
         classification = _failed(data, addr, original)
     elif name == "complained":
@@ -77,7 +78,9 @@ def parse(body: bytes, headers: Mapping[str, str], account_header: str = "X-Acco
                                         detail="mailgun unsubscribed")
     else:
         classification = Classification(OTHER, original=original, detail=f"mailgun {name}: nothing to do")
-    return [ProviderEvent(dedupe(PROVIDER, token), classification, unsubscribe=name == "unsubscribed",
+    unsubscribe = name == "unsubscribed"
+    return [ProviderEvent(dedupe(PROVIDER, token), classification, unsubscribe=unsubscribe,
+                          unsubscribe_list=original.list_name if unsubscribe else None,
                           occurred_at=iso_time(data.get("timestamp")))]
 
 
@@ -115,11 +118,12 @@ def _failed(data: dict, addr: str, original: Original) -> Classification:
     return Classification(BOUNCE, (result,), original=original, detail=detail)
 
 
-def _original(data: dict, account_header: str) -> Original:
+def _original(data: dict, account_header: str, list_header: str) -> Original:
     message = optional_obj(data, "message")
     message_headers = optional_obj(message, "headers")
     envelope = optional_obj(data, "envelope")
+    variables = optional_obj(data, "user-variables")
     return Original(message_id=message_id(text(message_headers, "message-id")),
                     from_domain=domain_of(text(message_headers, "from")),
-                    account_header=lookup(optional_obj(data, "user-variables"), account_header),
+                    account_header=lookup(variables, account_header), list_name=lookup(variables, list_header),
                     return_path=text(envelope, "sender"))

@@ -61,18 +61,19 @@ def verify(body: bytes, headers: Mapping[str, str], settings: Mapping[str, objec
         raise Rejected("webhook token missing or wrong")
 
 
-def parse(body: bytes, headers: Mapping[str, str], account_header: str = "X-Account-ID") -> list[ProviderEvent]:
-    """The one event in a Postmark webhook payload."""
+def parse(body: bytes, headers: Mapping[str, str], account_header: str = "X-Account-ID",
+          list_header: str = "X-List-ID") -> list[ProviderEvent]:
+    """The one event in a Postmark webhook payload; an opt-out is from the message's list when it names one."""
     payload = obj(load_json(body), "the payload")
     record = text(payload, "RecordType", required=True)
+    original = _original(payload, account_header, list_header)
     if record == "Bounce":
-        return [_bounce(payload, account_header)]
+        return [_bounce(payload, original)]
     if record == "SpamComplaint":
-        return [_complaint(payload, account_header, "postmark SpamComplaint")]
+        return [_complaint(payload, original, "postmark SpamComplaint")]
     if record == "SubscriptionChange":
-        return [_subscription_change(payload, account_header)]
-    classification = Classification(OTHER, original=_original(payload, account_header),
-                                    detail=f"postmark {record}: nothing to do")
+        return [_subscription_change(payload, original)]
+    classification = Classification(OTHER, original=original, detail=f"postmark {record}: nothing to do")
     return [ProviderEvent(dedupe(PROVIDER, record, digest(payload)), classification,
                           occurred_at=_when(payload))]
 
@@ -87,12 +88,12 @@ def _basic_auth(value: str | None) -> tuple[str, ...]:
     return user, password
 
 
-def _bounce(payload: dict, account_header: str) -> ProviderEvent:
+def _bounce(payload: dict, original: Original) -> ProviderEvent:
     kind = text(payload, "Type", required=True)
     if kind == "SpamComplaint":
-        return _complaint(payload, account_header, "postmark Bounce Type SpamComplaint")
+        return _complaint(payload, original, "postmark Bounce Type SpamComplaint")
     addr = text(payload, "Email", required=True).strip().lower()
-    original, details = _original(payload, account_header), text(payload, "Details") or ""
+    details = text(payload, "Details") or ""
     detail = f"postmark bounce {kind}"
     unsubscribe = kind == "Unsubscribe"
     if kind in _DEAD_TYPES or kind in _SOFT_TYPES or kind in _UNKNOWN_TYPES:
@@ -112,17 +113,18 @@ def _bounce(payload: dict, account_header: str) -> ProviderEvent:
         result = recipient(addr, reason="unsubscribe" if unsubscribe else None, diagnostic=details)
         classification = Classification(OTHER, (result,), original=original,
                                         detail=detail + ("" if unsubscribe else ": not a bounce"))
-    return ProviderEvent(_key(payload), classification, unsubscribe=unsubscribe, occurred_at=_when(payload))
+    return ProviderEvent(_key(payload), classification, unsubscribe=unsubscribe,
+                         unsubscribe_list=original.list_name if unsubscribe else None, occurred_at=_when(payload))
 
 
-def _complaint(payload: dict, account_header: str, detail: str) -> ProviderEvent:
+def _complaint(payload: dict, original: Original, detail: str) -> ProviderEvent:
     addr = text(payload, "Email", required=True).strip().lower()
     classification = Classification(COMPLAINT, (recipient(addr, reason="feedback"),), feedback_type="abuse",
-                                    original=_original(payload, account_header), detail=detail)
+                                    original=original, detail=detail)
     return ProviderEvent(_key(payload), classification, occurred_at=_when(payload))
 
 
-def _subscription_change(payload: dict, account_header: str) -> ProviderEvent:
+def _subscription_change(payload: dict, original: Original) -> ProviderEvent:
     addr = text(payload, "Recipient", required=True).strip().lower()
     suppress = payload.get("SuppressSending")
     if not isinstance(suppress, bool):
@@ -133,9 +135,10 @@ def _subscription_change(payload: dict, account_header: str) -> ProviderEvent:
     # their own Bounce / SpamComplaint records; a Customer or Admin suppression is the platform's.
     unsubscribe = suppress and why == "ManualSuppression" and origin in (None, "Recipient")
     result = recipient(addr, reason="unsubscribe" if unsubscribe else None)
-    classification = Classification(OTHER, (result,), original=_original(payload, account_header), detail=detail)
+    classification = Classification(OTHER, (result,), original=original, detail=detail)
     return ProviderEvent(dedupe(PROVIDER, "subscription", digest(payload)), classification,
-                         unsubscribe=unsubscribe, occurred_at=iso_time(payload.get("ChangedAt")))
+                         unsubscribe=unsubscribe, unsubscribe_list=original.list_name if unsubscribe else None,
+                         occurred_at=iso_time(payload.get("ChangedAt")))
 
 
 def _key(payload: dict) -> str:
@@ -148,12 +151,18 @@ def _when(payload: dict) -> str | None:
                  if k in payload), None)
 
 
-def _original(payload: dict, account_header: str) -> Original:
-    account = lookup(optional_obj(payload, "Metadata"), account_header)
-    content = text(payload, "Content")
-    if account is None and content and account_header:
-        # The bounce message itself, when "include bounce content" is on: the original's headers.
-        found = re.search(rf"^{re.escape(account_header)}:[ \t]*(\S[^\r\n]*)", content, re.IGNORECASE | re.MULTILINE)
-        account = found.group(1).strip() if found else None
+def _original(payload: dict, account_header: str, list_header: str) -> Original:
+    metadata, content = optional_obj(payload, "Metadata"), text(payload, "Content")
     return Original(message_id=text(payload, "MessageID"), from_domain=domain_of(text(payload, "From")),
-                    account_header=account)
+                    account_header=_sender_value(metadata, content, account_header),
+                    list_name=_sender_value(metadata, content, list_header))
+
+
+def _sender_value(metadata: dict, content: str | None, name: str) -> str | None:
+    """The sender's value `name`: from the message's Metadata, or the bounce content's original headers."""
+    value = lookup(metadata, name)
+    if value is None and content and name:
+        # The bounce message itself, when "include bounce content" is on: the original's headers.
+        found = re.search(rf"^{re.escape(name)}:[ \t]*(\S[^\r\n]*)", content, re.IGNORECASE | re.MULTILINE)
+        value = found.group(1).strip() if found else None
+    return value

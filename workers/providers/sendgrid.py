@@ -8,8 +8,11 @@ allow-list of SendGrid's addresses), or anyone can post bounces and opt-outs.
 Events read: bounce (type "bounce" or "blocked"), blocked, dropped, spamreport, unsubscribe,
 group_unsubscribe. Every other event (processed, deferred, delivered, open, click,
 group_resubscribe, ...) is left out of the result: nothing to do for it.
-The account header is read from the event's custom args (unique args), which SendGrid puts at
-the top level of each event: send it as a custom arg named like the header (X-Account-ID).
+The account and list headers are read from the event's custom args (unique args), which SendGrid
+puts at the top level of each event: send each as a custom arg named like the header (X-Account-ID,
+X-List-ID). A group_unsubscribe is an opt-out from one unsubscribe group (ASM group) only, so it is
+scoped to the message's list: the X-List-ID custom arg, or else `sendgrid-group-<asm_group_id>`.
+A plain unsubscribe is SendGrid's "unsubscribe from all": the whole account.
 """
 from __future__ import annotations
 
@@ -85,7 +88,8 @@ def public_key(configured: str) -> ec.EllipticCurvePublicKey:
     return key
 
 
-def parse(body: bytes, headers: Mapping[str, str], account_header: str = "X-Account-ID") -> list[ProviderEvent]:
+def parse(body: bytes, headers: Mapping[str, str], account_header: str = "X-Account-ID",
+          list_header: str = "X-List-ID") -> list[ProviderEvent]:
     """The bounce, complaint and opt-out events in a SendGrid batch, in order."""
     batch = load_json(body)
     if not isinstance(batch, list):
@@ -95,14 +99,15 @@ def parse(body: bytes, headers: Mapping[str, str], account_header: str = "X-Acco
         item = obj(item, "event")
         name = text(item, "event", required=True)
         if name in _READ:
-            events.append(_event(name, item, account_header))
+            events.append(_event(name, item, account_header, list_header))
     return events
 
 
-def _event(name: str, item: dict, account_header: str) -> ProviderEvent:
+def _event(name: str, item: dict, account_header: str, list_header: str) -> ProviderEvent:
     addr = text(item, "email", required=True).strip().lower()
     original = Original(message_id=message_id(text(item, "smtp-id") or scalar(item, "sg_message_id")),
-                        account_header=lookup(item, account_header))
+                        account_header=lookup(item, account_header), list_name=lookup(item, list_header))
+    only_list = None
     if name in ("bounce", "blocked"):
         classification = _bounce(name, item, addr, original)
     elif name == "dropped":
@@ -111,13 +116,21 @@ def _event(name: str, item: dict, account_header: str) -> ProviderEvent:
         classification = Classification(COMPLAINT, (recipient(addr, reason="feedback"),), feedback_type="abuse",
                                         original=original, detail="sendgrid spamreport")
     else:
-        group = scalar(item, "asm_group_id")
-        detail = f"sendgrid {name}" + (f" asm_group_id={group}" if group else "")
-        classification = Classification(OTHER, (recipient(addr, reason="unsubscribe"),), original=original,
-                                        detail=detail)
+        classification, only_list = _opt_out(name, item, addr, original)
     key = dedupe(PROVIDER, scalar(item, "sg_event_id") or digest(item))
     return ProviderEvent(key, classification, unsubscribe=name in ("unsubscribe", "group_unsubscribe"),
-                         occurred_at=iso_time(item.get("timestamp")))
+                         unsubscribe_list=only_list, occurred_at=iso_time(item.get("timestamp")))
+
+
+def _opt_out(name: str, item: dict, addr: str, original: Original) -> tuple[Classification, str | None]:
+    """The opt-out, and the one list it is from: None for an unsubscribe (from all: the whole account);
+    for a group_unsubscribe the sender's list custom arg, else a list named for the ASM group."""
+    group = scalar(item, "asm_group_id")
+    detail = f"sendgrid {name}" + (f" asm_group_id={group}" if group else "")
+    classification = Classification(OTHER, (recipient(addr, reason="unsubscribe"),), original=original, detail=detail)
+    if name != "group_unsubscribe":
+        return classification, None
+    return classification, original.list_name or (f"sendgrid-group-{group}" if group else None)
 
 
 def _bounce(name: str, item: dict, addr: str, original: Original) -> Classification:

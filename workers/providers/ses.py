@@ -95,7 +95,8 @@ def verify(body: bytes, headers: Mapping[str, str], settings: Mapping[str, objec
         raise Rejected("bad signature") from None
 
 
-def parse(body: bytes, headers: Mapping[str, str], account_header: str = "X-Account-ID") -> list[ProviderEvent]:
+def parse(body: bytes, headers: Mapping[str, str], account_header: str = "X-Account-ID",
+          list_header: str = "X-List-ID") -> list[ProviderEvent]:
     """The events in an SNS message: one per bounced or complaining recipient."""
     message = _envelope(body)
     kind, sns_id = message["Type"], message["MessageId"]
@@ -110,7 +111,7 @@ def parse(body: bytes, headers: Mapping[str, str], account_header: str = "X-Acco
         detail = f"sns unsubscribe confirmation for {message['TopicArn']}: nothing to do"
         return [ProviderEvent(dedupe(PROVIDER, sns_id), Classification(OTHER, detail=detail), occurred_at=at)]
     notification = obj(load_json(text(message, "Message", required=True)), "Message")
-    found = read_event(notification, account_header)
+    found = read_event(notification, account_header, list_header)
     report_key = _REPORTS.get(_kind(notification) or "")
     if report_key is None:  # a delivery, open, send ...: nothing to act on, one event for the message
         return [ProviderEvent(dedupe(PROVIDER, sns_id), replace(found, recipients=()), occurred_at=at)]
@@ -119,7 +120,8 @@ def parse(body: bytes, headers: Mapping[str, str], account_header: str = "X-Acco
                           occurred_at=iso_time(report.get("timestamp"))) for result in found.recipients]
 
 
-def read_event(notification: dict, account_header: str = "X-Account-ID") -> Classification:
+def read_event(notification: dict, account_header: str = "X-Account-ID",
+               list_header: str = "X-List-ID") -> Classification:
     """One SES event object as one Classification with all its recipients; Rejected when malformed.
 
     Bounce, Complaint and Delivery are read; any other event type is "other", with the original.
@@ -133,7 +135,7 @@ def read_event(notification: dict, account_header: str = "X-Account-ID") -> Clas
         found = _delivery(notification.get("delivery"))
     else:
         found = Classification(OTHER, detail=f"ses {what or 'unknown'} notification")
-    return replace(found, original=_original(optional_obj(notification, "mail"), account_header))
+    return replace(found, original=_original(optional_obj(notification, "mail"), account_header, list_header))
 
 
 def string_to_sign(message: Mapping[str, object]) -> bytes:
@@ -275,7 +277,7 @@ def _address(item: dict) -> str:
     return text(item, "emailAddress", required=True).strip().lower()
 
 
-def _original(mail: dict, account_header: str) -> Original:
+def _original(mail: dict, account_header: str, list_header: str) -> Original:
     common = optional_obj(mail, "commonHeaders")
     raw_headers = mail.get("headers") or []
     if not isinstance(raw_headers, list):
@@ -283,13 +285,13 @@ def _original(mail: dict, account_header: str) -> Original:
     pairs = [(text(h, "name") or "", text(h, "value") or "") for h in (obj(h, "mail.headers[]") for h in raw_headers)]
 
     def first(name: str) -> str | None:
-        return next((v for n, v in pairs if n.lower() == name.lower() and v.strip()), None)
+        value = next((v for n, v in pairs if name and n.lower() == name.lower() and v.strip()), None)
+        return value.strip() if value else None
 
     senders = common.get("from")
     sender = senders[0] if isinstance(senders, list) and senders and isinstance(senders[0], str) else first("From")
     dkim = tuple(dict.fromkeys(m.group(1).lower() for n, v in pairs if n.lower() == "dkim-signature"
                                for m in [re.search(r"(?:^|;)\s*d=([^;\s]+)", v)] if m))
-    account = first(account_header) if account_header else None
     return Original(message_id=message_id(text(common, "messageId") or first("Message-ID") or text(mail, "messageId")),
-                    from_domain=domain_of(sender), dkim_domains=dkim,
-                    account_header=account.strip() if account else None, return_path=text(mail, "source"))
+                    from_domain=domain_of(sender), dkim_domains=dkim, account_header=first(account_header),
+                    list_name=first(list_header), return_path=text(mail, "source"))
