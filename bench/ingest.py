@@ -8,7 +8,8 @@ queue on real Redis (db 13, flushed first):
    message/rfc822, for `--seconds` (default 20) from `--clients` threads, each with its own
    keep-alive connection (a closed loop: a thread posts its next message as soon as the previous
    one is answered), after a two-second warm-up. Every message is distinct, so each accepted one
-   (202) must leave one `events` row and one job on the RQ queue "inbound"; no worker runs.
+   (202) must leave one `events` row and its id in the Redis list "inbound:ready", which batch
+   jobs on the RQ queue "inbound" work through; no worker runs.
 2. Processing: then, gunicorn stopped, ONE worker, `flask --app wsgi worker --burst`, works the
    queue until it is empty and exits. Timed from its start to its exit.
 
@@ -22,8 +23,8 @@ How to read the output:
 
 - accepted/s: HTTP 202 answers per second in the timed window; p50/p99 are client-side
   latencies (send to last byte of the answer) of every POST in that window; other statuses are
-  counted apart. Afterwards the `events` rows and the RQ queue length must both equal the
-  accepted POSTs of the whole run (warm-up included).
+  counted apart. Afterwards the `events` rows and the waiting ids must both equal the
+  accepted POSTs of the whole run (warm-up included); the RQ batch jobs queued are printed.
 - CPU: where the cores went, per process group, as a share of one core and as milliseconds of
   CPU per message; on a small machine gunicorn, PostgreSQL, Redis and the client share the cores.
 - processed/s: events that ended processed or ignored (counted in the database) divided by the
@@ -75,6 +76,7 @@ from rq.serializers import JSONSerializer
 BENCH_DB = "suppression_bench_ingest"
 REDIS_URL = "redis://127.0.0.1:6379/13"
 QUEUE = "inbound"  # workers/queues.py INBOUND
+READY = "inbound:ready"  # workers/queues.py READY: the ids of events waiting for a batch job
 WARMUP_SECONDS = 2.0
 DOMAIN = "bench-motors.example"
 CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)")
@@ -461,14 +463,16 @@ def count_stored(db_url: str, account_id: int) -> Stored:
 
 @dataclass
 class QueueState:
-    queued: int
+    waiting: int  # event ids in the READY list
+    queued: int  # RQ jobs (batches)
     failed: int
     scheduled: int  # retries waiting for their interval
 
 
 def queue_state() -> QueueState:
     queue = inbound_queue()
-    return QueueState(queue.count, FailedJobRegistry(queue=queue).count, ScheduledJobRegistry(queue=queue).count)
+    return QueueState(queue.connection.llen(READY), queue.count, FailedJobRegistry(queue=queue).count,
+                      ScheduledJobRegistry(queue=queue).count)
 
 
 # --- report -----------------------------------------------------------------------------------
@@ -495,7 +499,7 @@ def cpu_line(cpu: dict[str, float], seconds: float, items: int, groups: tuple[st
     return f"  CPU (100 % = one core{machine} on {os.cpu_count()} cores):\n    " + ", ".join(parts)
 
 
-def ingest_summary(result: LoadResult, stored: Stored, queued: int) -> str:
+def ingest_summary(result: LoadResult, stored: Stored, queued: QueueState) -> str:
     timed, whole = result.statuses_timed, result.statuses_all
     accepted_per_s = timed[202] / result.timed_seconds
     p50, p99 = harness.percentile(result.latencies, 50) * 1000, harness.percentile(result.latencies, 99) * 1000
@@ -511,7 +515,8 @@ def ingest_summary(result: LoadResult, stored: Stored, queued: int) -> str:
         (f"  whole run (with warm-up): {sum(whole.values()):,} POSTs, accepted {accepted:,} ({kinds}), "
          f"non-202: {others(whole)}; {result.posted_bytes / posts / 1024:.1f} KB a message"),
         f"  events rows: {stored.events:,}  ({check(stored.events == accepted)}: = accepted)",
-        f"  RQ queue '{QUEUE}' length: {queued:,}  ({check(queued == accepted)}: = accepted)",
+        (f"  event ids waiting in Redis '{READY}': {queued.waiting:,}  ({check(queued.waiting == accepted)}: "
+         f"= accepted); RQ batch jobs queued: {queued.queued:,}"),
         cpu_line(result.cpu, result.timed_seconds, sum(timed.values()),
                  ("gunicorn", "postgres", "pg background", "redis", "client"), result.machine_busy, "msg"),
         f"  Redis commands per accepted message (the enqueue): {result.redis_commands / max(1, accepted):.1f}",
@@ -543,7 +548,7 @@ def worker_summary(run: WorkerRun, empty: WorkerRun, stored: Stored, after: Queu
     lines.append(f"  events: processed {stored.statuses['processed']:,}, ignored {stored.statuses['ignored']:,}, "
                  f"failed {stored.statuses['failed']:,}, pending {left:,}  "
                  f"({check(done == accepted)}: processed + ignored = accepted {accepted:,})")
-    lines.append(f"  RQ afterwards: queued {after.queued:,}, failed jobs {after.failed:,}, "
+    lines.append(f"  Redis afterwards: ids waiting {after.waiting:,}, jobs queued {after.queued:,}, failed jobs {after.failed:,}, "
                  f"retries scheduled {after.scheduled:,}")
     if stored.errors:
         lines.append("  errors of failed events: " + " | ".join(stored.errors))
@@ -606,10 +611,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"gunicorn: {args.workers} workers x {args.threads} threads ({gunicorn_settings.worker_class}), "
               f"PostgreSQL, jobs to RQ on Redis")
         result = ingest(args, env, key, account_id)
-        stored, queued = count_stored(db_url, account_id), inbound_queue().count
+        stored, queued = count_stored(db_url, account_id), queue_state()
         print()
         print(ingest_summary(result, stored, queued))
-        print(f"\nworker: one `flask --app wsgi worker --burst` for {queued:,} jobs (gunicorn stopped)")
+        print(f"\nworker: one `flask --app wsgi worker --burst` for {queued.waiting:,} events (gunicorn stopped)")
         run = run_worker(env, args.worker_timeout, watch_cpu=True)
         stored, after = count_stored(db_url, account_id), queue_state()
         print()

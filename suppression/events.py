@@ -66,9 +66,21 @@ def finish(event: Event, status: EventStatus, *, classification: dict | None = N
 
 
 def count_attempt(event_id: int) -> None:
-    """One more try at reading the event, committed on its own: a crash leaves a trace."""
-    db.session.execute(update(Event).where(Event.id == event_id).values(attempts=Event.attempts + 1))
+    """One more try at reading a pending event, committed on its own: a crash leaves a trace.
+    An event another transaction holds is not counted (nor waited for)."""
+    held = (select(Event.id).where(Event.id == event_id, Event.status == EventStatus.pending)
+            .with_for_update(skip_locked=True).scalar_subquery())
+    db.session.execute(update(Event).where(Event.id == held).values(attempts=Event.attempts + 1))
     db.session.commit()
+
+
+def claim(event_id: int) -> Event | None:
+    """The event, locked until the caller's transaction ends; None while another transaction
+    holds it (PostgreSQL; SQLite has one writer at a time anyway). NotFound if there is none."""
+    event = db.session.scalar(select(Event).where(Event.id == event_id).with_for_update(skip_locked=True))
+    if event is None:
+        get(event_id)
+    return event
 
 
 def failed(limit: int = 100) -> list[Event]:

@@ -1,7 +1,8 @@
 """Jobs: module-level functions taking ids, run by RQ workers (or inline without Redis).
 
 Each job is idempotent: it may run twice or die half way (RQ does not promise exactly once);
-the events table is the truth, and every effect is an upsert or guarded by the event id.
+the events table is the truth. An event is claimed (a row lock, on PostgreSQL) before it is
+read, so two workers never apply one event at once, and a finished event is left alone.
 """
 from __future__ import annotations
 
@@ -13,20 +14,37 @@ from flask import current_app
 from suppression import events
 from suppression.db import db
 from suppression.models import EventStatus
-from workers import effects, reading
+from workers import effects, queues, reading
 from workers.app import app_context
 
 MAX_ATTEMPTS = 8  # then the event is parked as failed for a person to look at
 log = logging.getLogger(__name__)
 
 
+def process_ready() -> int:
+    """Process a batch of the events waiting in Redis (workers/queues.py); how many."""
+    with app_context():
+        event_ids = queues.take_ready()
+        for event_id in event_ids:
+            try:
+                process_event(event_id)
+            except Exception:  # not this batch's other events' problem: this one is retried alone
+                db.session.rollback()
+                log.exception("event %s: processing failed; retrying it on its own", event_id)
+                queues.retry_later(event_id)
+        return len(event_ids)
+
+
 def process_event(event_id: int) -> str:
-    """Read one stored event and apply what it says; its final status."""
+    """Read one stored event and apply what it says; its status afterwards."""
     with app_context():
         events.count_attempt(event_id)
-        event = events.get(event_id)
+        event = events.claim(event_id)
+        if event is None:
+            return EventStatus.pending.value  # another worker has it right now
         if event.status != EventStatus.pending:
-            return event.status.value  # done before: a duplicate enqueue, or a replay of a finished one
+            db.session.commit()
+            return event.status.value  # done before: queued twice, or a replay of a finished one
         if event.attempts > MAX_ATTEMPTS:
             events.finish(event, EventStatus.failed, error=f"gave up after {MAX_ATTEMPTS} attempts")
             db.session.commit()
@@ -44,13 +62,12 @@ def process_event(event_id: int) -> str:
 
 
 def sweep_pending(older_than_seconds: int = 300) -> int:
-    """Enqueue events left pending (Redis was down at ingest, a worker died); how many."""
-    from workers.queues import enqueue_event
+    """Queue again events left pending (Redis was down at ingest, a worker died); how many.
+    One still waiting in the queue is then there twice, which is harmless."""
     with app_context():
         stale = events.stale_pending(timedelta(seconds=older_than_seconds))
         db.session.commit()
-        for event_id in stale:
-            enqueue_event(event_id, unless_waiting=True)
+        queues.enqueue_events(stale)
         if stale:
             log.info("swept %d pending events (config %s)", len(stale), current_app.name)
         return len(stale)

@@ -16,7 +16,7 @@ from suppression.db import db
 from suppression.errors import DomainError, Forbidden, Invalid
 from suppression.models import Role
 from workers import providers
-from workers.queues import enqueue_event
+from workers.queues import enqueue_event, enqueue_events
 
 
 class Unauthenticated(DomainError):
@@ -126,9 +126,7 @@ def _accept(provider: str):
         raise Invalid(f"{provider} payload unreadable: {exc}", code="malformed_payload") from None
     stored = [events.store(provider, raw, event.dedupe_key) for raw, event in found]
     db.session.commit()  # stored before anything reads them
-    for event_id, new in stored:
-        if new:
-            enqueue_event(event_id)  # its status is in GET /v1/inbound/<id>
+    enqueue_events([event_id for event_id, new in stored if new])  # statuses: GET /v1/inbound/<id>
     return {"ids": [event_id for event_id, _ in stored], "duplicates": sum(not new for _, new in stored)}, 202
 
 

@@ -1,0 +1,104 @@
+"""Inbound events on real Redis: ids wait in a list, batch jobs work them, a failing event is
+retried on its own, and an event queued twice (or claimed by another worker) is applied once."""
+from __future__ import annotations
+
+import psycopg
+import pytest
+from redis import Redis
+from rq.registry import ScheduledJobRegistry
+from sqlalchemy import select
+
+from suppression import create_app
+from suppression.db import db
+from suppression.models import Event, EventStatus, Role
+from tests.conftest import Api, make_key
+from tests.test_inbound import decision, dsn, today
+from workers import effects, jobs, queues
+
+
+@pytest.fixture
+def queued_app(app, database_url, redis_url):
+    """The app with jobs going to real Redis (database 15, emptied)."""
+    return create_app({"DATABASE_URL": database_url, "REDIS_URL": redis_url,
+                       "UNSUBSCRIBE_KEYS": app.config["UNSUBSCRIBE_KEYS"]})
+
+
+@pytest.fixture
+def ingest(queued_app):
+    return Api(queued_app.test_client(), make_key(queued_app, Role.ingest))
+
+
+def post(ingest, address: str) -> int:
+    response = ingest.post("/v1/inbound/mail", data=dsn(address, message_id=f"<{address}>"),
+                           content_type="message/rfc822")
+    assert response.status_code == 202 and response.json["status"] == "pending"
+    return response.json["id"]
+
+
+def work(app) -> None:
+    result = app.test_cli_runner().invoke(args=["worker", "--burst"])  # `make worker`
+    assert result.exit_code == 0, result.output
+
+
+def statuses(app) -> dict[int, EventStatus]:
+    with app.app_context():
+        return dict(db.session.execute(select(Event.id, Event.status)).all())
+
+
+def test_a_burst_of_arrivals_is_one_batch_job_and_a_backlog_is_shared_out(queued_app, ingest, redis_url, dealer,
+                                                                         monkeypatch):
+    monkeypatch.setattr(queues, "BATCH", 4)
+    ids = [post(ingest, f"gone{n}@example.com") for n in range(10)]
+    redis = Redis.from_url(redis_url)
+    assert [int(i) for i in redis.lrange(queues.READY, 0, -1)] == ids
+    assert queues.inbound_queue(redis).count == 1
+    work(queued_app)  # three batches of at most 4, each queuing the next
+    assert set(statuses(queued_app).values()) == {EventStatus.processed}
+    assert redis.llen(queues.READY) == 0 and queues.inbound_queue(redis).count == 0
+    assert all(decision(dealer, f"gone{n}@example.com")["reason"] == "hard_bounce" for n in range(10))
+
+
+def test_an_event_that_fails_is_retried_alone_and_its_batch_goes_on(queued_app, ingest, redis_url, dealer,
+                                                                    monkeypatch):
+    apply = effects.apply
+
+    def database_trouble(event_id, verdict):
+        if verdict.classification.recipients[0].address == "unlucky@example.com":
+            raise RuntimeError("connection to the database lost")
+        return apply(event_id, verdict)
+    monkeypatch.setattr(effects, "apply", database_trouble)
+    first, unlucky, last = (post(ingest, a) for a in ("a@example.com", "unlucky@example.com", "z@example.com"))
+    work(queued_app)
+    assert statuses(queued_app) == {first: EventStatus.processed, unlucky: EventStatus.pending,
+                                    last: EventStatus.processed}
+    registry = ScheduledJobRegistry(queues.INBOUND, connection=Redis.from_url(redis_url))
+    assert registry.get_job_ids() == [f"event-{unlucky}"]  # with RQ's retries and backoff
+    monkeypatch.setattr(effects, "apply", apply)
+    with queued_app.app_context():
+        assert jobs.process_event(unlucky) == "processed"  # what the scheduled job will do
+    assert decision(dealer, "unlucky@example.com")["reason"] == "hard_bounce"
+
+
+def test_an_event_queued_twice_is_applied_once(queued_app, ingest, redis_url, dealer):
+    event_id = post(ingest, "twice@example.com")
+    assert queued_app.test_cli_runner().invoke(args=["inbound", "sweep", "--older-than", "0"]).exit_code == 0
+    assert Redis.from_url(redis_url).lrange(queues.READY, 0, -1) == [str(event_id).encode()] * 2
+    work(queued_app)
+    assert statuses(queued_app) == {event_id: EventStatus.processed}
+    assert today(queued_app, dealer.account_id).hard_bounces == 1
+    with queued_app.app_context():
+        assert db.session.get(Event, event_id).attempts == 1  # the second time found it finished
+
+
+def test_an_event_another_worker_holds_is_left_to_it(queued_app, ingest, database_url, dealer):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("row locks are PostgreSQL's; SQLite lets one writer in at a time")
+    event_id = post(ingest, "held@example.com")
+    with psycopg.connect(database_url) as other_worker:
+        other_worker.execute("SELECT id FROM events WHERE id = %s FOR UPDATE", (event_id,))
+        with queued_app.app_context():
+            assert jobs.process_event(event_id) == "pending"
+        assert statuses(queued_app) == {event_id: EventStatus.pending}
+    with queued_app.app_context():
+        assert jobs.process_event(event_id) == "processed"
+    assert today(queued_app, dealer.account_id).hard_bounces == 1
