@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import hashlib
+from contextlib import nullcontext
 from datetime import timedelta
-
 from functools import lru_cache
 
 from sqlalchemy import bindparam, select, text, update
 
-from suppression.db import db, utcnow
+from suppression.db import db, dialect, pyformat, utcnow
 from suppression.errors import NotFound
 from suppression.models import Event, EventStatus
 
@@ -22,25 +22,51 @@ def mail_key(raw: bytes) -> str:
     return "mail:" + hashlib.sha256(canonical).hexdigest()
 
 
-def store(source: str, raw: bytes, dedupe_key: str, kind: str = "auto") -> tuple[int, bool]:
-    """Store one payload as a pending event, in the caller's transaction: (its id, True), or for
-    a payload stored before, (that event's id, False)."""
-    key = dedupe_key[:200]
-    new_id = db.session.execute(_insert(), {"source": source, "kind": kind, "dedupe_key": key, "raw": raw,
-                                            "received_at": utcnow()}).scalar()
+def store(source: str, payloads: list[tuple[bytes, str]], kind: str = "auto") -> list[tuple[int, bool]]:
+    """Store payloads, (raw bytes, dedupe key) pairs, as pending events, all or none, and commit:
+    for each, (its id, True), or for one stored before, (that event's id, False). It commits
+    itself, so that it is the first thing a request does and nothing reads an event unstored."""
+    rows = [{"source": source, "kind": kind, "dedupe_key": key[:200], "raw": raw, "received_at": utcnow()}
+            for raw, key in payloads]
+    if dialect() != "postgresql":
+        stored = [_store_in_session(row) for row in rows]
+        db.session.commit()
+        return stored
+    # Its own connection, outside the ORM session: one event (a message) is one statement in
+    # autocommit, with no BEGIN or COMMIT round trips, on the hot path of every bounce.
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        driver = connection.connection.driver_connection
+        with driver.transaction() if len(rows) > 1 else nullcontext(), driver.cursor() as cursor:
+            return [_store_on_driver(cursor, row) for row in rows]
+
+
+_INSERT = ("INSERT INTO events (source, kind, dedupe_key, raw, status, attempts, received_at) "
+           "VALUES (:source, :kind, :dedupe_key, :raw, 'pending', 0, :received_at) "
+           "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id")
+_INSERT_PG = pyformat(_INSERT)
+_EXISTING_PG = "SELECT id FROM events WHERE dedupe_key = %(dedupe_key)s"
+
+
+def _store_on_driver(cursor, row: dict) -> tuple[int, bool]:
+    new = cursor.execute(_INSERT_PG, row).fetchone()
+    if new is not None:
+        return new[0], True
+    return cursor.execute(_EXISTING_PG, row).fetchone()[0], False
+
+
+def _store_in_session(row: dict) -> tuple[int, bool]:
+    new_id = db.session.execute(_insert(), row).scalar()
     if new_id is not None:
         return new_id, True
-    return db.session.scalar(select(Event.id).where(Event.dedupe_key == key)), False
+    return db.session.scalar(select(Event.id).where(Event.dedupe_key == row["dedupe_key"])), False
 
 
 @lru_cache(maxsize=1)
 def _insert():
-    # Plain SQL, compiled once per process (a dialect insert construct is compiled per call).
+    # Compiled once per process (a dialect insert construct is compiled per call).
     columns = Event.__table__.c
-    return text("INSERT INTO events (source, kind, dedupe_key, raw, status, attempts, received_at) "
-                "VALUES (:source, :kind, :dedupe_key, :raw, 'pending', 0, :received_at) "
-                "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id").bindparams(
-        bindparam("raw", type_=columns.raw.type), bindparam("received_at", type_=columns.received_at.type))
+    return text(_INSERT).bindparams(bindparam("raw", type_=columns.raw.type),
+                                    bindparam("received_at", type_=columns.received_at.type))
 
 
 def status_of(event_id: int) -> str:

@@ -24,8 +24,7 @@ def ingest(kind: str):
         raise click.ClickException("the message is larger than MAX_INBOUND_BYTES")
     if not raw.strip():
         raise click.ClickException("no message on standard input")
-    event_id, new = events.store("mail", raw, events.mail_key(raw), kind)
-    db.session.commit()
+    [(event_id, new)] = events.store("mail", [(raw, events.mail_key(raw))], kind)
     if new:
         queues.enqueue_event(event_id)
     click.echo(f"{'stored' if new else 'already stored'}: event {event_id}")

@@ -12,7 +12,6 @@ from pydantic import BaseModel, Field
 from suppression import events
 from suppression.api.auth import requires
 from suppression.api.schemas import ERRORS
-from suppression.db import db
 from suppression.errors import DomainError, Forbidden, Invalid
 from suppression.models import Role
 from workers import providers
@@ -68,8 +67,7 @@ def inbound_mail():
     raw = request.get_data(cache=False)
     if not raw.strip():
         raise Invalid("send the raw message as the request body", code="empty_message")
-    event_id, new = events.store("mail", raw, events.mail_key(raw), kind)
-    db.session.commit()  # stored before anything reads it
+    [(event_id, new)] = events.store("mail", [(raw, events.mail_key(raw))], kind)  # before anything reads it
     status = enqueue_event(event_id) if new else events.status_of(event_id)
     return {"id": event_id, "status": status, "duplicate": not new}, 202
 
@@ -124,8 +122,7 @@ def _accept(provider: str):
                  for event in adapter.parse(raw, headers, current_app.config["ACCOUNT_HEADER"])]
     except (providers.Rejected, orjson.JSONDecodeError) as exc:
         raise Invalid(f"{provider} payload unreadable: {exc}", code="malformed_payload") from None
-    stored = [events.store(provider, raw, event.dedupe_key) for raw, event in found]
-    db.session.commit()  # stored before anything reads them
+    stored = events.store(provider, [(raw, event.dedupe_key) for raw, event in found])  # before anything reads them
     enqueue_events([event_id for event_id, new in stored if new])  # statuses: GET /v1/inbound/<id>
     return {"ids": [event_id for event_id, _ in stored], "duplicates": sum(not new for _, new in stored)}, 202
 
