@@ -8,7 +8,6 @@ Python (2 cores: one for us, one for PostgreSQL).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from functools import cached_property
 
 from sqlalchemy import bindparam, text
@@ -20,11 +19,13 @@ from suppression.models import Suppression
 CHUNK = 2_000
 FIRST_CHUNK = 500  # small, so the database starts work soon after the request arrives
 
-# A batch travels as one newline-joined string (a normalized address holds no newline):
-# one parameter, an index scan, and no per-element array quoting in Python.
+# A batch travels as one newline-joined string (a normalized address holds no newline), and
+# the scope keys as one comma-joined string: text parameters only, an index scan, and no
+# per-element array quoting in Python.
 PG_LOOKUP_SQL = ("SELECT address, scope_key, reason FROM suppressions "
-                 "WHERE address = ANY(string_to_array(%(addresses)s, chr(10))) AND scope_key = ANY(%(scopes)s) "
-                 "AND (expires_at IS NULL OR expires_at > %(now)s)")
+                 "WHERE address = ANY(string_to_array(%(addresses)s, chr(10))) "
+                 "AND scope_key = ANY(string_to_array(%(scopes)s, ',')) "
+                 "AND (expires_at IS NULL OR expires_at > now())")
 _SQLITE_LOOKUP = text(
     "SELECT address, scope_key, reason FROM suppressions "
     "WHERE address IN :addresses AND scope_key IN :scopes AND (expires_at IS NULL OR expires_at > :now)"
@@ -57,12 +58,12 @@ def chunked(addresses: list) -> list[Chunk]:
 
 def matches(chunks: list[Chunk], scope_keys: list[str]) -> Iterator[tuple[Chunk, list[Row]]]:
     """Each chunk with the live suppressions of its addresses in `scope_keys`."""
-    now = utcnow()
     if not chunks:
         return
     if dialect() == "postgresql":
-        yield from _pipelined(chunks, scope_keys, now)
+        yield from _pipelined(chunks, ",".join(scope_keys))
         return
+    now = utcnow()
     for chunk in chunks:
         keys = chunk.keys()
         rows = db.session.execute(_SQLITE_LOOKUP, {"addresses": keys, "scopes": scope_keys, "now": now}).all() \
@@ -70,26 +71,25 @@ def matches(chunks: list[Chunk], scope_keys: list[str]) -> Iterator[tuple[Chunk,
         yield chunk, rows
 
 
-def _pipelined(chunks: list[Chunk], scope_keys: list[str], now: datetime) -> Iterator[tuple[Chunk, list[Row]]]:
+def _pipelined(chunks: list[Chunk], scope_keys: str) -> Iterator[tuple[Chunk, list[Row]]]:
     connection = db.session.connection().connection.driver_connection
     if len(chunks) == 1:  # a pipeline would only add its sync round trip
-        yield chunks[0], _send(connection, chunks[0], scope_keys, now).fetchall()
+        yield chunks[0], _send(connection, chunks[0], scope_keys).fetchall()
         return
     with connection.pipeline():
-        running = (chunks[0], _send(connection, chunks[0], scope_keys, now))
+        running = (chunks[0], _send(connection, chunks[0], scope_keys))
         for chunk in chunks[1:]:
             chunk.normalized  # noqa: B018 -- normalize this chunk while `running` runs on the server
             # A fetch syncs the whole pipeline, so the next query is sent only after it.
             done = (running[0], running[1].fetchall())
-            running = (chunk, _send(connection, chunk, scope_keys, now))
+            running = (chunk, _send(connection, chunk, scope_keys))
             yield done  # the caller decides this chunk while the next one runs
         yield running[0], running[1].fetchall()
 
 
-def _send(connection, chunk: Chunk, scope_keys: list[str], now: datetime):
+def _send(connection, chunk: Chunk, scope_keys: str):
     cursor = connection.cursor()
     # Prepared: PostgreSQL then settles on a generic plan instead of planning each chunk
     # with its 2,000 values (about 1.5 ms of each 10 ms query).
-    cursor.execute(PG_LOOKUP_SQL, {"addresses": "\n".join(chunk.keys()), "scopes": scope_keys, "now": now},
-                   prepare=True)
+    cursor.execute(PG_LOOKUP_SQL, {"addresses": "\n".join(chunk.keys()), "scopes": scope_keys}, prepare=True)
     return cursor
