@@ -91,13 +91,22 @@ def finish(event: Event, status: EventStatus, *, classification: dict | None = N
     event.processed_at = utcnow()
 
 
-def count_attempt(event_id: int) -> None:
-    """One more try at reading a pending event, committed on its own: a crash leaves a trace.
-    An event another transaction holds is not counted (nor waited for)."""
-    held = (select(Event.id).where(Event.id == event_id, Event.status == EventStatus.pending)
-            .with_for_update(skip_locked=True).scalar_subquery())
-    db.session.execute(update(Event).where(Event.id == held).values(attempts=Event.attempts + 1))
+def count_attempts(event_ids: list[int]) -> None:
+    """One more try at reading each pending event, committed on its own: a crash leaves a
+    trace. An event another transaction holds is not counted (nor waited for)."""
+    if not event_ids:
+        return
+    held = (select(Event.id).where(Event.id.in_(event_ids), Event.status == EventStatus.pending)
+            .with_for_update(skip_locked=True))
+    db.session.execute(update(Event).where(Event.id.in_(held)).values(attempts=Event.attempts + 1))
     db.session.commit()
+
+
+def relaxed_commit() -> None:
+    """Let this transaction's commit return before its WAL reaches the disk (PostgreSQL). Only
+    for work that is replayed when lost: processing an event, whose stored event stays pending."""
+    if dialect() == "postgresql":
+        db.session.execute(text("SET LOCAL synchronous_commit = off"))
 
 
 def claim(event_id: int) -> Event | None:

@@ -25,9 +25,10 @@ def process_ready() -> int:
     """Process a batch of the events waiting in Redis (workers/queues.py); how many."""
     with app_context():
         event_ids = queues.take_ready()
+        events.count_attempts(event_ids)  # for the batch at once: one commit, not one per event
         for event_id in event_ids:
             try:
-                process_event(event_id)
+                _process(event_id)
             except Exception:  # not this batch's other events' problem: this one is retried alone
                 db.session.rollback()
                 log.exception("event %s: processing failed; retrying it on its own", event_id)
@@ -38,27 +39,35 @@ def process_ready() -> int:
 def process_event(event_id: int) -> str:
     """Read one stored event and apply what it says; its status afterwards."""
     with app_context():
-        events.count_attempt(event_id)
-        event = events.claim(event_id)
-        if event is None:
-            return EventStatus.pending.value  # another worker has it right now
-        if event.status != EventStatus.pending:
-            db.session.commit()
-            return event.status.value  # done before: queued twice, or a replay of a finished one
-        if event.attempts > MAX_ATTEMPTS:
-            events.finish(event, EventStatus.failed, error=f"gave up after {MAX_ATTEMPTS} attempts")
-            db.session.commit()
-            return EventStatus.failed.value
-        try:
-            verdict = reading.read(event)
-        except reading.Unreadable as exc:
-            events.finish(event, EventStatus.failed, error=str(exc))
-            db.session.commit()
-            return EventStatus.failed.value
-        status, account_id = effects.apply(event.id, verdict)
-        events.finish(event, status, classification=verdict.classification.as_json(), account_id=account_id)
+        events.count_attempts([event_id])
+        return _process(event_id)
+
+
+def _process(event_id: int) -> str:
+    # Everything below is one transaction that a replay repeats, so its commit need not wait
+    # for the disk: if the database crashes first, the event is still pending and is swept.
+    events.relaxed_commit()
+    event = events.claim(event_id)
+    if event is None:
+        db.session.rollback()
+        return EventStatus.pending.value  # another worker has it right now
+    if event.status != EventStatus.pending:
         db.session.commit()
-        return status.value
+        return event.status.value  # done before: queued twice, or a replay of a finished one
+    if event.attempts > MAX_ATTEMPTS:
+        events.finish(event, EventStatus.failed, error=f"gave up after {MAX_ATTEMPTS} attempts")
+        db.session.commit()
+        return EventStatus.failed.value
+    try:
+        verdict = reading.read(event)
+    except reading.Unreadable as exc:
+        events.finish(event, EventStatus.failed, error=str(exc))
+        db.session.commit()
+        return EventStatus.failed.value
+    status, account_id = effects.apply(event.id, verdict)
+    events.finish(event, status, classification=verdict.classification.as_json(), account_id=account_id)
+    db.session.commit()
+    return status.value
 
 
 def sweep_pending(older_than_seconds: int = 300) -> int:
