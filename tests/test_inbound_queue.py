@@ -7,8 +7,9 @@ import pytest
 from redis import Redis
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
-from suppression import create_app
+from suppression import create_app, events
 from suppression.db import db
 from suppression.models import Event, EventStatus, Role
 from tests.conftest import Api, make_key
@@ -102,3 +103,22 @@ def test_an_event_another_worker_holds_is_left_to_it(queued_app, ingest, databas
     with queued_app.app_context():
         assert jobs.process_event(event_id) == "processed"
     assert today(queued_app, dealer.account_id).hard_bounces == 1
+
+
+def test_a_batch_the_database_refuses_is_retried_event_by_event(queued_app, ingest, database_url, redis_url,
+                                                                dealer):
+    event_id = post(ingest, "stalled@example.com")
+    with queued_app.app_context():
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(events, "count_attempts", refuse)
+            assert jobs.process_ready() == 0
+        db.session.rollback()
+    registry = ScheduledJobRegistry(queues.INBOUND, connection=Redis.from_url(redis_url))
+    assert registry.get_job_ids() == [f"event-{event_id}"] and Redis.from_url(redis_url).llen(queues.READY) == 0
+    with queued_app.app_context():
+        assert jobs.process_event(event_id) == "processed"  # what the scheduled job will do
+    assert decision(dealer, "stalled@example.com")["reason"] == "hard_bounce"
+
+
+def refuse(event_ids):  # the database going away, or SQLite's single writer slot taken too long
+    raise OperationalError("UPDATE events", {}, Exception("database is locked"))

@@ -25,7 +25,14 @@ def process_ready() -> int:
     """Process a batch of the events waiting in Redis (workers/queues.py); how many."""
     with app_context():
         event_ids = queues.take_ready()
-        events.count_attempts(event_ids)  # for the batch at once: one commit, not one per event
+        try:
+            events.count_attempts(event_ids)  # for the batch at once: one commit, not one per event
+        except Exception:  # taken off the list: each must be retried, or it waits for the sweeper
+            db.session.rollback()
+            log.exception("a batch of %d events could not start; retrying each on its own", len(event_ids))
+            for event_id in event_ids:
+                queues.retry_later(event_id)
+            return 0
         for event_id in event_ids:
             try:
                 _process(event_id)

@@ -100,11 +100,6 @@ def take_ready() -> list[int]:
     return [int(event_id) for event_id in taken or ()]
 
 
-def ready_count() -> int:
-    """Event ids waiting for a batch job."""
-    return _shared_queue(current_app.config["REDIS_URL"]).connection.llen(READY)
-
-
 def retry_later(event_id: int) -> None:
     """Process the event on its own after a pause, with RQ's retries and backoff: its batch
     job failed on it (the database went away, say). If Redis fails too, the sweeper has it."""
