@@ -1,49 +1,16 @@
-"""The suppression service: `create_app` builds the Flask app from settings."""
+"""The suppression service. Its domain modules (models, lists, accounts, events, audit,
+counters, policy, tokens, unsubscribe) know nothing of HTTP, RQ or the classifiers; the
+web layer (api/, pages/, web/, cli.py) sits on top, and suppression/app.py composes it all.
+"""
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 
-from flask_migrate import Migrate
-from flask_openapi3 import Info, OpenAPI
-from werkzeug.middleware.proxy_fix import ProxyFix
 
-import config
-from suppression import db as database
-from suppression import logs
+def create_app(overrides: Mapping[str, object] | None = None):
+    """The Flask app (suppression/app.py); `overrides` (tests) win over the environment.
 
-migrate = Migrate()
-MIGRATIONS = os.path.join(config.ROOT, "migrations")
-
-
-def create_app(overrides: Mapping[str, object] | None = None) -> OpenAPI:
-    """Build the app; `overrides` (tests) win over the environment."""
-    app = OpenAPI(
-        __name__, info=Info(title="Suppression and compliance API", version="1.0"),
-        security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
-        doc_prefix="/docs", doc_url="/openapi.json", instance_relative_config=True,
-    )
-    settings = config.load(overrides=overrides)
-    app.config.update(settings)
-    os.makedirs(app.instance_path, exist_ok=True)
-    app.config["SQLALCHEMY_DATABASE_URI"] = config.database_url(str(settings["DATABASE_URL"]), app.instance_path)
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = config.engine_options(app.config["SQLALCHEMY_DATABASE_URI"], settings)
-    app.config["MAX_CONTENT_LENGTH"] = settings["MAX_JSON_BYTES"]
-    logs.configure(str(settings["LOG_LEVEL"]))
-
-    from suppression.jsonio import OrjsonProvider
-    app.json = OrjsonProvider(app)
-    database.db.init_app(app)
-    migrate.init_app(app, database.db, directory=MIGRATIONS, render_as_batch=True)
-
-    if settings["TRUSTED_PROXIES"]:
-        hops = int(settings["TRUSTED_PROXIES"])
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
-
-    from suppression import api, cli, pages, ratelimit, tokens
-    tokens.init_app(app)
-    ratelimit.init_app(app)
-    api.register(app)
-    pages.register(app)
-    cli.register(app)
-    return app
+    Imported here on first call, so that a worker importing a domain module does not load
+    the web layer."""
+    from suppression.app import create_app as build
+    return build(overrides)

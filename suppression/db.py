@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from functools import wraps
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
@@ -80,11 +79,7 @@ def keyset_page(stmt, column, limit: int, before: int | None) -> tuple[list, int
     return rows, (getattr(rows[-1], column.key) if more else None)
 
 
-def read_only(view):
-    """Run a read-only view without a transaction: on the hot path BEGIN and ROLLBACK are
-    two of the four database round trips. Must wrap the view before anything queries."""
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        return view(*args, **kwargs)
-    return wrapper
+def autocommit() -> None:
+    """Run the rest of this session's work without a transaction (reads only): on the hot path
+    BEGIN and ROLLBACK are two of the four database round trips. Call before anything queries."""
+    db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})

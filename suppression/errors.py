@@ -35,3 +35,13 @@ class Conflict(DomainError):
 
 class AccountSuspended(Forbidden):
     code = "account_suspended"
+
+
+class Unauthenticated(DomainError):
+    status = 401
+    code = "unauthorized"
+
+
+class TooLarge(DomainError):
+    status = 413
+    code = "payload_too_large"

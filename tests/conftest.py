@@ -15,7 +15,7 @@ from sqlalchemy import text
 from suppression import accounts, create_app, tokens
 from suppression.db import db
 from suppression.models import Role
-from suppression.ratelimit import limiter_of
+from suppression.web.ratelimit import limiter_of
 
 BACKENDS = [b.strip() for b in os.environ.get("TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

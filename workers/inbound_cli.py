@@ -10,7 +10,7 @@ from flask.cli import AppGroup, with_appcontext
 from suppression import events
 from suppression.db import db
 from suppression.errors import DomainError
-from workers import jobs, queues
+from workers import inbound, jobs, queues
 
 inbound_cli = AppGroup("inbound", help="Inbound mail and provider events.")
 
@@ -20,15 +20,13 @@ inbound_cli = AppGroup("inbound", help="Inbound mail and provider events.")
 def ingest(kind: str):
     """Store one raw message from standard input (an MTA pipe) and queue it; prints its event id."""
     raw = sys.stdin.buffer.read(int(current_app.config["MAX_INBOUND_BYTES"]) + 1)
-    if len(raw) > int(current_app.config["MAX_INBOUND_BYTES"]):
-        raise click.ClickException("the message is larger than MAX_INBOUND_BYTES")
-    if not raw.strip():
-        raise click.ClickException("no message on standard input")
-    [(event_id, new)] = events.store("mail", [(raw, events.mail_key(raw))], kind)
-    if new:
-        queues.enqueue_event(event_id)
-    click.echo(f"{'stored' if new else 'already stored'}: event {event_id}")
-    click.echo(event_id)
+    try:
+        accepted = inbound.accept_mail(raw, kind)
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
+    click.echo(f"{'already stored' if accepted.duplicate else 'stored'}: event {accepted.id}")
+    click.echo(accepted.id)
 
 
 @inbound_cli.command("failed")

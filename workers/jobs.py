@@ -9,13 +9,10 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from flask import current_app
-
 from suppression import events
 from suppression.db import db
 from suppression.models import EventStatus
 from workers import effects, queues, reading
-from workers.app import app_context
 
 MAX_ATTEMPTS = 8  # then the event is parked as failed for a person to look at
 log = logging.getLogger(__name__)
@@ -23,31 +20,29 @@ log = logging.getLogger(__name__)
 
 def process_ready() -> int:
     """Process a batch of the events waiting in Redis (workers/queues.py); how many."""
-    with app_context():
-        event_ids = queues.take_ready()
-        try:
-            events.count_attempts(event_ids)  # for the batch at once: one commit, not one per event
-        except Exception:  # taken off the list: each must be retried, or it waits for the sweeper
-            db.session.rollback()
-            log.exception("a batch of %d events could not start; retrying each on its own", len(event_ids))
-            for event_id in event_ids:
-                queues.retry_later(event_id)
-            return 0
+    event_ids = queues.take_ready()
+    try:
+        events.count_attempts(event_ids)  # for the batch at once: one commit, not one per event
+    except Exception:  # taken off the list: each must be retried, or it waits for the sweeper
+        db.session.rollback()
+        log.exception("a batch of %d events could not start; retrying each on its own", len(event_ids))
         for event_id in event_ids:
-            try:
-                _process(event_id)
-            except Exception:  # not this batch's other events' problem: this one is retried alone
-                db.session.rollback()
-                log.exception("event %s: processing failed; retrying it on its own", event_id)
-                queues.retry_later(event_id)
-        return len(event_ids)
+            queues.retry_later(event_id)
+        return 0
+    for event_id in event_ids:
+        try:
+            _process(event_id)
+        except Exception:  # not this batch's other events' problem: this one is retried alone
+            db.session.rollback()
+            log.exception("event %s: processing failed; retrying it on its own", event_id)
+            queues.retry_later(event_id)
+    return len(event_ids)
 
 
 def process_event(event_id: int) -> str:
     """Read one stored event and apply what it says; its status afterwards."""
-    with app_context():
-        events.count_attempts([event_id])
-        return _process(event_id)
+    events.count_attempts([event_id])
+    return _process(event_id)
 
 
 def _process(event_id: int) -> str:
@@ -80,10 +75,9 @@ def _process(event_id: int) -> str:
 def sweep_pending(older_than_seconds: int = 300) -> int:
     """Queue again events left pending (Redis was down at ingest, a worker died); how many.
     One still waiting in the queue is then there twice, which is harmless."""
-    with app_context():
-        stale = events.stale_pending(timedelta(seconds=older_than_seconds))
-        db.session.commit()
-        queues.enqueue_events(stale)
-        if stale:
-            log.info("swept %d pending events (config %s)", len(stale), current_app.name)
-        return len(stale)
+    stale = events.stale_pending(timedelta(seconds=older_than_seconds))
+    db.session.commit()
+    queues.enqueue_events(stale)
+    if stale:
+        log.info("swept %d pending events", len(stale))
+    return len(stale)

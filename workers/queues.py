@@ -16,6 +16,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.serializers import JSONSerializer
+from rq.utils import import_attribute
 
 INBOUND = "inbound"
 # Event ids wait in a plain Redis list; one RQ job works a batch of them. An RQ job per event
@@ -114,9 +115,10 @@ def retry_later(event_id: int) -> None:
 
 def _run_inline(event_id: int) -> str:
     from suppression.db import db
-    from workers import jobs
+    # By its dotted path, as a worker would find it: queues sit below the jobs they queue.
+    process_event = import_attribute("workers.jobs.process_event")
     try:
-        return jobs.process_event(event_id)
+        return process_event(event_id)
     except Exception:  # the event is stored and stays pending: `inbound sweep` retries it
         db.session.rollback()
         log.exception("event %s stays pending: processing failed", event_id)

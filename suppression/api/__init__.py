@@ -1,21 +1,17 @@
-"""The HTTP API: one blueprint per resource, errors mapped in one place."""
+"""The HTTP API: one blueprint per resource (api/blueprint.py gives each its key check and
+JSON errors), and the OpenAPI document at /openapi.json."""
 from __future__ import annotations
 
 from flask_openapi3 import OpenAPI
 
 
 def register(app: OpenAPI) -> None:
-    """Register blueprints, error handlers and the OpenAPI document at /openapi.json."""
-    from suppression.api import (
-        accounts,
-        check,
-        errors,
-        inbound,
-        links,
-        ops,
-        suppressions,
-    )
-    errors.register(app)
-    for module in (check, suppressions, links, inbound, accounts, ops):
-        app.register_api(module.bp)
+    """Register the blueprints and the OpenAPI document; refuse a view that declares no callers."""
+    from suppression.api import accounts, auth, check, errors, inbound, links, ops, suppressions
+    app.validation_error_callback = errors.validation_error
+    blueprints = [module.bp for module in (check, suppressions, links, inbound, accounts, ops)]
+    for bp in blueprints:
+        app.register_api(bp)
+    if missing := auth.undeclared(app, {bp.name for bp in blueprints}):
+        raise RuntimeError(f"API views without auth.requires or auth.public: {', '.join(missing)}")
     app.add_url_rule("/openapi.json", "openapi_json", lambda: app.api_doc)

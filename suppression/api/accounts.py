@@ -1,19 +1,18 @@
 """Staff: dealer accounts, their suspension, and the audit log."""
 from __future__ import annotations
 
-from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from suppression import accounts
 from suppression.api.auth import actor, requires
-from suppression.api.schemas import ERRORS
+from suppression.api.blueprint import api_blueprint
 from suppression.db import db, keyset_page
-from suppression.jsonio import iso
 from suppression.models import Account, AuditEntry, Role, Suppression
+from suppression.web.jsonio import iso
 
-bp = APIBlueprint("accounts", __name__, url_prefix="/v1", abp_tags=[Tag(name="staff")],
-                  abp_security=[{"bearer": []}], abp_responses=ERRORS)
+bp = api_blueprint("accounts", __name__, "staff")
+
 
 
 class AccountBody(BaseModel):

@@ -4,18 +4,17 @@ from __future__ import annotations
 from itertools import islice
 
 from flask import Response, stream_with_context
-from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
-from suppression import csvio, lists
-from suppression.api.auth import caller, requires
-from suppression.api.schemas import ERRORS
-from suppression.db import read_only
+from suppression import lists
+from suppression.api import csvio
+from suppression.api.auth import caller, read_only, requires
+from suppression.api.blueprint import api_blueprint
 from suppression.errors import AccountSuspended
 from suppression.models import Role
 
-bp = APIBlueprint("check", __name__, url_prefix="/v1", abp_tags=[Tag(name="check")],
-                  abp_security=[{"bearer": []}], abp_responses=ERRORS)
+bp = api_blueprint("check", __name__, "check")
+
 
 FILTER_CHUNK = 5_000
 

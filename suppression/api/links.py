@@ -5,19 +5,17 @@ import logging
 from urllib.parse import urlsplit
 
 from flask import current_app
-from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
 from suppression import lists, tokens, unsubscribe
 from suppression.addresses import normalize
-from suppression.api.auth import caller, requires
-from suppression.api.schemas import ERRORS
-from suppression.db import read_only
+from suppression.api.auth import caller, read_only, requires
+from suppression.api.blueprint import api_blueprint
 from suppression.errors import AccountSuspended
 from suppression.models import Role
 
-bp = APIBlueprint("links", __name__, url_prefix="/v1", abp_tags=[Tag(name="unsubscribe links")],
-                  abp_security=[{"bearer": []}], abp_responses=ERRORS)
+bp = api_blueprint("links", __name__, "unsubscribe links")
+
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}

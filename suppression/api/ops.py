@@ -2,21 +2,25 @@
 from __future__ import annotations
 
 from flask import current_app
-from flask_openapi3 import APIBlueprint, Tag
 from sqlalchemy import text
 
+from suppression.api.auth import public
+from suppression.api.blueprint import api_blueprint
 from suppression.db import db
 
-bp = APIBlueprint("ops", __name__, abp_tags=[Tag(name="ops")])
+bp = api_blueprint("ops", __name__, "ops", url_prefix="", bearer=False)
+
 
 
 @bp.get("/healthz")
+@public
 def healthz():
     """The process is up."""
     return {"status": "ok"}
 
 
 @bp.get("/readyz")
+@public
 def readyz():
     """The database (and Redis, when configured) answer; 503 naming what does not."""
     checks = {"database": _probe(lambda: db.session.execute(text("SELECT 1")))}

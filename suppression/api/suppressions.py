@@ -4,21 +4,21 @@ from __future__ import annotations
 from itertools import islice
 
 from flask import Response, current_app, stream_with_context
-from flask_openapi3 import APIBlueprint, Tag
 from pydantic import AwareDatetime, BaseModel, Field
 
-from suppression import accounts, audit, csvio, lists
+from suppression import accounts, audit, lists
 from suppression.addresses import normalize
+from suppression.api import csvio
 from suppression.api.auth import actor, caller, requires
-from suppression.api.schemas import ERRORS
+from suppression.api.blueprint import api_blueprint
 from suppression.db import db, keyset_page, utcnow
 from suppression.errors import Forbidden, Invalid, NotFound
-from suppression.jsonio import iso
 from suppression.models import Reason, Role, Suppression
 from suppression.models.suppressions import scope_level
+from suppression.web.jsonio import iso
 
-bp = APIBlueprint("suppressions", __name__, url_prefix="/v1/suppressions", abp_tags=[Tag(name="suppressions")],
-                  abp_security=[{"bearer": []}], abp_responses=ERRORS)
+bp = api_blueprint("suppressions", __name__, "suppressions", url_prefix="/v1/suppressions")
+
 
 EXPORT_CHUNK = 5_000
 

@@ -10,15 +10,15 @@ from urllib.parse import parse_qs
 from flask import Blueprint, Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from suppression import ratelimit, tokens, unsubscribe
-from suppression.db import read_only
+from suppression import tokens, unsubscribe
+from suppression.db import autocommit
 from suppression.errors import DomainError
 from suppression.unsubscribe import Choice, Source
+from suppression.web import errors, ratelimit
 
 bp = Blueprint("pages", __name__, url_prefix="/u", template_folder="templates",
                static_folder="static", static_url_path="/assets")
 
-PREFIX = "/u/"
 HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
@@ -39,34 +39,33 @@ class BadLink(DomainError):
 
 
 def register(app: Flask) -> None:
-    """The recipient blueprint, and its headers on every /u/ response (errors included)."""
+    """The recipient blueprint."""
     app.register_blueprint(bp)
     # Page views are flood-limited; POSTs never are: a refused one-click is a lost opt-out (mail
     # clients do not retry), a valid token's POST is idempotent, and bad tokens have their own limit.
     ratelimit.limit_blueprint(app, bp, "UNSUBSCRIBE_RATE_LIMIT", exempt_when=lambda: request.method == "POST")
 
-    @app.after_request
-    def page_headers(response: Response) -> Response:
-        if is_page_request():
-            response.headers.update(HEADERS)
-        return response
 
-
-def is_page_request() -> bool:
-    """Is this request a recipient's (plain pages for errors, never JSON)?"""
-    return request.path.startswith(PREFIX)
-
-
-def error_page(status: int, message: str) -> Response:
-    """A plain page that says what went wrong and nothing more."""
+def error_page(status: int, code: str, message: str, details: object = None) -> Response:
+    """A plain page that says what went wrong and nothing more: recipients never see JSON."""
     return Response(render_template("pages/error.html", status=status, message=message), status,
                     mimetype="text/html")
 
 
+errors.install(bp, error_page)
+
+
+@bp.after_request
+def page_headers(response: Response) -> Response:
+    """No caching, no referrer, no framing, no scripts: on every page, errors included."""
+    response.headers.update(HEADERS)
+    return response
+
+
 @bp.get("/<token>")
-@read_only
 def confirm(token: str):
     """The confirmation page; it changes nothing."""
+    autocommit()  # only reads: no transaction
     claims = _open(token)
     return _confirm_page(token, claims, _dealer(claims))
 

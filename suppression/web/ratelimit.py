@@ -17,6 +17,7 @@ from suppression.errors import DomainError
 log = logging.getLogger(__name__)
 _KEY = "suppression_limiter"
 _HOOKS = "suppression_limiter_hooks"
+_LIMITED = "suppression_limited_blueprints"  # blueprint name -> exempt_when
 # Flask keeps request hooks per scope: None for every request, else a blueprint's name.
 _HOOK_TABLES = ("before_request_funcs", "after_request_funcs", "teardown_request_funcs")
 
@@ -38,6 +39,10 @@ def init_app(app: Flask) -> Limiter:
     # limited, so its hooks move there and the API's hot path never runs them.
     app.extensions[_HOOKS] = {table: _take_new(getattr(app, table), installed[table]) for table in _HOOK_TABLES}
     app.extensions[_KEY] = limiter
+    app.extensions[_LIMITED] = limited = {}
+    # One filter for every limited blueprint: Flask-Limiter exempts a request when any filter says
+    # so, so a filter per blueprint would exempt each blueprint's requests through the others'.
+    limiter.request_filter(lambda: request.blueprint not in limited or limited[request.blueprint]())
     return limiter
 
 
@@ -54,11 +59,13 @@ def limiter_of(app: Flask | None = None) -> Limiter:
 
 def limit_blueprint(app: Flask, blueprint, limit_name: str, exempt_when=lambda: False) -> None:
     """Apply the limit named `limit_name` in the settings to the views of `blueprint`, except
-    requests for which `exempt_when()` is true. Other requests skip the limiter altogether.
-    Call once per blueprint."""
-    limiter = limiter_of(app)
-    limiter.limit(lambda: setting(limit_name))(blueprint)
-    limiter.request_filter(lambda: request.blueprint != blueprint.name or exempt_when())
+    requests for which `exempt_when()` is true. Requests to blueprints no one limits skip the
+    limiter altogether."""
+    limited = app.extensions[_LIMITED]
+    if blueprint.name in limited:
+        raise ValueError(f"the blueprint {blueprint.name} is limited already")
+    limited[blueprint.name] = exempt_when
+    limiter_of(app).limit(lambda: setting(limit_name))(blueprint)
     for table, hooks in app.extensions[_HOOKS].items():
         getattr(app, table).setdefault(blueprint.name, []).extend(hooks)
 

@@ -1,0 +1,32 @@
+"""The API's blueprints: each checks the caller's key, then the JSON body, before a view runs,
+and shows every error as the JSON error object."""
+from __future__ import annotations
+
+from flask import request
+from flask_openapi3 import APIBlueprint, Tag
+from werkzeug.exceptions import BadRequest
+
+from suppression.api import auth
+from suppression.api.schemas import ERRORS
+from suppression.errors import DomainError
+from suppression.web import errors
+
+
+def api_blueprint(name: str, import_name: str, tag: str, *, url_prefix: str = "/v1",
+                  bearer: bool = True) -> APIBlueprint:
+    """A blueprint of the API; its views declare their callers (auth.requires or auth.public)."""
+    bp = APIBlueprint(name, import_name, url_prefix=url_prefix, abp_tags=[Tag(name=tag)],
+                      abp_security=[{"bearer": []}] if bearer else None, abp_responses=ERRORS)
+    bp.before_request(auth.before_view)
+    bp.before_request(reject_malformed_json)
+    errors.install(bp, errors.json_error)
+    return bp
+
+
+def reject_malformed_json() -> None:
+    """400 for a body that says it is JSON and is not (validation would make it a vague 422)."""
+    if request.method in ("POST", "PUT", "PATCH") and request.is_json and request.content_length != 0:
+        try:
+            request.get_json()
+        except BadRequest:
+            raise DomainError("the request body is not valid JSON", code="malformed_json") from None
