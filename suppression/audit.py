@@ -12,3 +12,12 @@ def record(actor: str, action: str, target: str, *, account_id: int | None = Non
                        reason=reason, details=details)
     db.session.add(entry)
     return entry
+
+
+def insert_sql(rows: str) -> str:
+    """For the one-statement hot paths: an INSERT of one audit entry per row of the SQL row
+    source `rows`, with the parameters :audit_at, :audit_actor, :audit_action, :audit_target,
+    :audit_account_id and :audit_details (JSON text)."""
+    return ("INSERT INTO audit_log (at, actor, action, target, account_id, details) "
+            "SELECT :audit_at, :audit_actor, :audit_action, :audit_target, :audit_account_id, "
+            f"CAST(:audit_details AS json) FROM {rows}")

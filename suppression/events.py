@@ -23,17 +23,16 @@ def mail_key(raw: bytes) -> str:
 
 
 def store(source: str, payloads: list[tuple[bytes, str]], kind: str = "auto") -> list[tuple[int, bool]]:
-    """Store payloads, (raw bytes, dedupe key) pairs, as pending events, all or none, and commit:
-    for each, (its id, True), or for one stored before, (that event's id, False). It commits
-    itself, so that it is the first thing a request does and nothing reads an event unstored."""
+    """Store payloads, (raw bytes, dedupe key) pairs, as pending events, all or none: for each,
+    (its id, True), or for one stored before, (that event's id, False). In the caller's
+    transaction, except on PostgreSQL, where this is the documented hot path of every bounce:
+    its own connection in autocommit, committed when this returns."""
     rows = [{"source": source, "kind": kind, "dedupe_key": key[:200], "raw": raw, "received_at": utcnow()}
             for raw, key in payloads]
     if dialect() != "postgresql":
-        stored = [_store_in_session(row) for row in rows]
-        db.session.commit()
-        return stored
-    # Its own connection, outside the ORM session: one event (a message) is one statement in
-    # autocommit, with no BEGIN or COMMIT round trips, on the hot path of every bounce.
+        return [_store_in_session(row) for row in rows]
+    # Outside the ORM session: one event (a message) is one statement in autocommit, with no
+    # BEGIN or COMMIT round trips.
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         driver = connection.connection.driver_connection
         with driver.transaction() if len(rows) > 1 else nullcontext(), driver.cursor() as cursor:
@@ -92,14 +91,13 @@ def finish(event: Event, status: EventStatus, *, classification: dict | None = N
 
 
 def count_attempts(event_ids: list[int]) -> None:
-    """One more try at reading each pending event, committed on its own: a crash leaves a
-    trace. An event another transaction holds is not counted (nor waited for)."""
+    """One more try at reading each pending event (commit it before the reading, so that a
+    crash leaves a trace). An event another transaction holds is not counted (nor waited for)."""
     if not event_ids:
         return
     held = (select(Event.id).where(Event.id.in_(event_ids), Event.status == EventStatus.pending)
             .with_for_update(skip_locked=True))
     db.session.execute(update(Event).where(Event.id.in_(held)).values(attempts=Event.attempts + 1))
-    db.session.commit()
 
 
 def relaxed_commit() -> None:

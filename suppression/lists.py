@@ -214,11 +214,13 @@ def export_rows(scope: Scope, *, whole_account: bool, chunk: int = 5_000) -> Ite
 
 
 def import_lines(scope: Scope, lines: Iterable[tuple[int, str]], reason: Reason, source: str, actor: str, *,
-                 chunk: int = 5_000, max_reported: int = 1_000) -> dict:
-    """Add every valid address of `lines`, committing per chunk so memory stays bounded.
+                 chunk: int = 5_000, max_reported: int = 1_000) -> Iterator[dict]:
+    """Add every valid address of `lines`, a chunk at a time: after each chunk is written (in the
+    caller's transaction) this yields the report so far, and the caller commits, so memory stays
+    bounded. The last report yielded is the whole import's.
 
-    The import's one audit entry is committed with each chunk, so if the import dies half
-    way (a worker timeout, a database error) the log says what did go in."""
+    The import's one audit entry is updated with each chunk, so if the import dies half way (a
+    worker timeout, a database error) the log says what did go in."""
     report = {"lines": 0, "added": 0, "already_present": 0, "invalid": 0, "invalid_lines": [],
               "invalid_lines_truncated": False}
     entry = audit.record(actor, "suppression.import", scope.key, account_id=scope.account_id)
@@ -232,9 +234,10 @@ def import_lines(scope: Scope, lines: Iterable[tuple[int, str]], reason: Reason,
         batch.append(normalized)
         if len(batch) >= chunk:
             _import_batch(scope, batch, reason, source, actor, report, entry)
+            yield report
             batch = []
     _import_batch(scope, batch, reason, source, actor, report, entry, done=True)
-    return report
+    yield report
 
 
 def _import_batch(scope: Scope, batch: list[str], reason: Reason, source: str, actor: str, report: dict,
@@ -245,7 +248,6 @@ def _import_batch(scope: Scope, batch: list[str], reason: Reason, source: str, a
     report["already_present"] += len(batch) - len(result.added)
     entry.details = {k: report[k] for k in ("lines", "added", "already_present", "invalid")} | {
         "scope": scope.level, "list": scope.list_name, "reason": reason.value, "complete": done}
-    db.session.commit()
 
 
 def _note_invalid(report: dict, number: int, value: str, max_reported: int) -> None:

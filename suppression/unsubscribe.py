@@ -1,8 +1,9 @@
-"""What a recipient's opt-out does: suppress, count, audit, all at once and committed.
+"""What a recipient's opt-out does: suppress, count and audit, together.
 
 The write goes straight to the database (no queue), so an opt-out is honoured when Redis is
 down. It is idempotent: repeating it, or fifty one-click POSTs at once, leaves one entry and
-counts once.
+counts once. Like every domain function it leaves the commit to its caller, except the one
+documented hot path: a recipient's POST on PostgreSQL (`standalone`).
 """
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ class Outcome:
     changed: bool
     scope: str  # global, account or list
     dealer: str  # the account's name, for the recipient's page
+    account_id: int  # the dealer's account
 
 
 def scope_for(claims: Claims, choice: Choice) -> lists.Scope:
@@ -61,46 +63,53 @@ def dealer_name(account_id: int) -> str | None:
     return found[0][0] if found else None
 
 
-def unsubscribe(claims: Claims, token_id: str, choice: Choice, source: Source) -> Outcome | None:
+def unsubscribe(claims: Claims, token_id: str, choice: Choice, source: Source, *, standalone: bool = False,
+                event_id: int | None = None) -> Outcome | None:
     """Suppress the token's address for `choice`, counting and auditing it when that changed
-    anything, and commit; None when the token's account does not exist."""
+    anything, in the caller's transaction; None when the token's account does not exist.
+
+    `standalone`: the caller writes nothing else (a recipient's POST). On PostgreSQL the opt-out
+    is then one statement in autocommit, on its own connection, committed when this returns."""
     scope = scope_for(claims, choice)
     reason = Reason.global_opt_out if scope == lists.GLOBAL else Reason.unsubscribed
     params = {"address": claims.address, "scope_key": scope.key, "account_id": scope.account_id,
-              "list_name": scope.list_name, "reason": reason.value, "source": source.value, "event_id": None,
+              "list_name": scope.list_name, "reason": reason.value, "source": source.value, "event_id": event_id,
               "created_by": creator(token_id), "created_at": utcnow(), "expires_at": None,
               "dealer_id": claims.account_id, "actor": f"recipient:{token_id}",
-              "details": _details(scope, reason, source, claims)}
-    if dialect() == "postgresql":
+              "details": _details(scope, reason, source, claims, event_id)}
+    if standalone and dialect() == "postgresql":
         dealer, changed = _in_one_statement(params)
     else:
         dealer, changed = _in_steps(scope, reason, params)
-    return Outcome(changed, scope.level, dealer) if dealer is not None else None
+    return Outcome(changed, scope.level, dealer, claims.account_id) if dealer is not None else None
 
 
-def _details(scope: lists.Scope, reason: Reason, source: Source, claims: Claims) -> dict:
-    return {"scope": scope.level, "list": scope.list_name, "reason": reason.value, "source": source.value,
-            "link_issued_at": claims.issued_at.isoformat()}
+def _details(scope: lists.Scope, reason: Reason, source: Source, claims: Claims, event_id: int | None) -> dict:
+    details = {"scope": scope.level, "list": scope.list_name, "reason": reason.value, "source": source.value,
+               "link_issued_at": claims.issued_at.isoformat()}
+    return details | ({"event_id": event_id} if event_id is not None else {})
 
 
-# On PostgreSQL an opt-out is one statement in autocommit: the suppression, the day's count and
-# the audit entry are written together or not at all, in one round trip. The upsert and the
-# count are lists' and counters' own SQL; the count and audit rows exist only if a row was added.
+# On PostgreSQL a recipient's opt-out is one statement in autocommit: the suppression, the day's
+# count and the audit entry are written together or not at all, in one round trip. Each part is
+# the SQL of the module that owns its table (lists, counters, audit); the count and audit rows
+# exist only if a row was added.
 _ONE_STATEMENT = (
-    "WITH added AS ({upsert}), counted AS ({count}), audited AS ("
-    " INSERT INTO audit_log (at, actor, action, target, account_id, details)"
-    " SELECT :created_at, :actor, 'suppression.unsubscribe', :address, :dealer_id, CAST(:details AS json)"
-    " FROM added)"
+    "WITH added AS ({upsert}), counted AS ({count}), audited AS ({audit})"
     " SELECT (SELECT name FROM accounts WHERE id = :dealer_id), EXISTS (SELECT 1 FROM added)"
 ).format(
     upsert=lists.upsert_sql("(SELECT CAST(:address AS text) AS address FROM accounts WHERE id = :dealer_id) AS a"),
-    count=counters.bump_sql("unsubscribes", "SELECT :dealer_id, CAST(:day AS date), 1 FROM added"))
+    count=counters.bump_sql("unsubscribes", "SELECT :dealer_id, CAST(:day AS date), 1 FROM added"),
+    audit=audit.insert_sql("added"))
 
 _ONE_STATEMENT_PG = pyformat(_ONE_STATEMENT)
 
 
 def _in_one_statement(params: dict) -> tuple[str | None, bool]:
-    params = params | {"day": params["created_at"].date(), "details": orjson.dumps(params["details"]).decode()}
+    params = params | {"day": params["created_at"].date(), "audit_at": params["created_at"],
+                       "audit_actor": params["actor"], "audit_action": "suppression.unsubscribe",
+                       "audit_target": params["address"], "audit_account_id": params["dealer_id"],
+                       "audit_details": orjson.dumps(params["details"]).decode()}
     # Its own connection in autocommit, outside the ORM session: the statement is atomic alone,
     # so it needs no BEGIN and COMMIT, and this is the hot path of a one-click POST.
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
@@ -117,25 +126,23 @@ def _in_steps(scope: lists.Scope, reason: Reason, params: dict) -> tuple[str | N
     dealer = dealer_name(params["dealer_id"])
     if dealer is None:
         return None, False
-    added = lists.add(scope, [params["address"]], reason, params["source"], params["created_by"]).added
+    added = lists.add(scope, [params["address"]], reason, params["source"], params["created_by"],
+                      event_id=params["event_id"]).added
     if added:
         counters.bump(params["dealer_id"], "unsubscribes")
         audit.record(params["actor"], "suppression.unsubscribe", params["address"], account_id=params["dealer_id"],
                      details=params["details"])
-    db.session.commit()
     return dealer, bool(added)
 
 
 def resubscribe(claims: Claims, token_id: str) -> list[str]:
-    """Undo what this token added (any scope), and commit; the scopes removed. Complaints, bounces and
+    """Undo what this token added (any scope); the scope levels removed. Complaints, bounces and
     opt-outs made another way stay."""
     scopes = [lists.GLOBAL, lists.Scope(claims.account_id)]
     if claims.list_name:
         scopes.append(lists.Scope(claims.account_id, claims.list_name))
-    removed = lists.withdraw(claims.address, creator(token_id), scopes, f"recipient:{token_id}",
-                             "undone by the recipient")
-    db.session.commit()
-    return removed
+    return lists.withdraw(claims.address, creator(token_id), scopes, f"recipient:{token_id}",
+                          "undone by the recipient")
 
 
 def creator(token_id: str) -> str:
@@ -147,7 +154,7 @@ def creator(token_id: str) -> str:
 _TOKEN = re.compile(r"gAAAAA[A-Za-z0-9_-]{60,1000}")
 
 
-def from_mail(message: EmailMessage) -> Outcome | None:
+def from_mail(message: EmailMessage, event_id: int | None = None) -> Outcome | None:
     """Act on mail sent to the List-Unsubscribe mailto address; None when it carries no valid token.
 
     The token rides in the subject the link set; mail clients keep it, people replying by hand
@@ -158,7 +165,7 @@ def from_mail(message: EmailMessage) -> Outcome | None:
                 claims = tokens.sealer().open(candidate)
             except tokens.BadToken:
                 continue
-            return unsubscribe(claims, tokens.token_id(candidate), Choice.this, Source.mailto)
+            return unsubscribe(claims, tokens.token_id(candidate), Choice.this, Source.mailto, event_id=event_id)
     return None
 
 

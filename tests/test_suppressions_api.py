@@ -169,8 +169,9 @@ def test_an_import_that_dies_half_way_is_audited_with_what_went_in(app, dealer):
 
     with app.app_context():
         try:
-            lists.import_lines(lists.Scope(dealer.account_id), lines_then_crash(), Reason.unsubscribed, "import",
-                               "test", chunk=5_000)
+            for _ in lists.import_lines(lists.Scope(dealer.account_id), lines_then_crash(), Reason.unsubscribed,
+                                        "import", "test", chunk=5_000):
+                db.session.commit()  # as the import endpoint does
         except RuntimeError:
             db.session.rollback()
         [entry] = db.session.scalars(db.select(AuditEntry).where(AuditEntry.action == "suppression.import"))

@@ -35,7 +35,7 @@ def apply(event_id: int, reading: Reading) -> tuple[EventStatus, int | None]:
     """Apply `reading` of event `event_id`; the event's new status and its account."""
     verdict = reading.classification
     if reading.unsubscribe_message is not None:
-        return _mailto(reading)
+        return _mailto(reading, event_id)
     if reading.subscription_url:
         ses.confirm_subscription(reading.subscription_url)
         return EventStatus.processed, None
@@ -119,9 +119,10 @@ def _count(account_id: int | None, counter: str, amount: int = 1) -> None:
         counters.bump(account_id, counter, amount)
 
 
-def _mailto(reading: Reading) -> tuple[EventStatus, int | None]:
-    outcome = unsubscribe.from_mail(reading.unsubscribe_message)
+def _mailto(reading: Reading, event_id: int) -> tuple[EventStatus, int | None]:
+    # In the job's transaction, like every other effect: the opt-out lands with the event's status.
+    outcome = unsubscribe.from_mail(reading.unsubscribe_message, event_id)
     if outcome is None:
         return EventStatus.ignored, None
-    return EventStatus.processed, None
+    return EventStatus.processed, outcome.account_id
 

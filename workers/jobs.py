@@ -23,6 +23,7 @@ def process_ready() -> int:
     event_ids = queues.take_ready()
     try:
         events.count_attempts(event_ids)  # for the batch at once: one commit, not one per event
+        db.session.commit()
     except Exception:  # taken off the list: each must be retried, or it waits for the sweeper
         db.session.rollback()
         log.exception("a batch of %d events could not start; retrying each on its own", len(event_ids))
@@ -42,6 +43,7 @@ def process_ready() -> int:
 def process_event(event_id: int) -> str:
     """Read one stored event and apply what it says; its status afterwards."""
     events.count_attempts([event_id])
+    db.session.commit()
     return _process(event_id)
 
 

@@ -7,7 +7,16 @@ from flask_openapi3 import OpenAPI
 
 def register(app: OpenAPI) -> None:
     """Register the blueprints and the OpenAPI document; refuse a view that declares no callers."""
-    from suppression.api import accounts, auth, check, errors, inbound, links, ops, suppressions
+    from suppression.api import (
+        accounts,
+        auth,
+        check,
+        errors,
+        inbound,
+        links,
+        ops,
+        suppressions,
+    )
     app.validation_error_callback = errors.validation_error
     blueprints = [module.bp for module in (check, suppressions, links, inbound, accounts, ops)]
     for bp in blueprints:

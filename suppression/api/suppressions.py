@@ -156,7 +156,9 @@ def import_suppressions(query: ImportQuery):
     scope = _scope(query.account_id, query.list_name)
     if caller().role == Role.sender and query.reason not in lists.SENDER_REASONS:
         raise Forbidden("senders may import only manual or unsubscribed entries")
-    report = lists.import_lines(scope, csvio.addresses(csvio.upload()), query.reason, "import", actor(),
+    chunks = lists.import_lines(scope, csvio.addresses(csvio.upload()), query.reason, "import", actor(),
                                 chunk=current_app.config["IMPORT_CHUNK"],
                                 max_reported=current_app.config["IMPORT_MAX_REPORTED_INVALID"])
+    for report in chunks:
+        db.session.commit()  # chunk by chunk: memory stays bounded, and a crash keeps what went in
     return report

@@ -11,7 +11,7 @@ from flask import Blueprint, Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from suppression import tokens, unsubscribe
-from suppression.db import autocommit
+from suppression.db import autocommit, db
 from suppression.errors import DomainError
 from suppression.unsubscribe import Choice, Source
 from suppression.web import errors, ratelimit
@@ -77,9 +77,10 @@ def unsubscribe_post(token: str):
     chosen = _chosen_scope()
     source = Source.one_click if chosen is None else Source.page
     choice = Choice(chosen) if chosen in {c.value for c in Choice} else Choice.this
-    outcome = unsubscribe.unsubscribe(claims, tokens.token_id(token), choice, source)
+    outcome = unsubscribe.unsubscribe(claims, tokens.token_id(token), choice, source, standalone=True)
     if outcome is None:
         raise BadLink(_BAD_LINK)
+    db.session.commit()
     if source == Source.one_click:  # read by a mail client, not a person: no page to render
         return Response(ONE_CLICK_DONE, mimetype="text/html")
     return render_template("pages/done.html", token=token, masked=mask(claims.address),
@@ -92,6 +93,7 @@ def resubscribe(token: str):
     claims = _open(token)
     dealer = _dealer(claims)
     removed = unsubscribe.resubscribe(claims, tokens.token_id(token))
+    db.session.commit()
     if removed:
         notice = f"Done: you will get mail from {dealer} again."
     else:
