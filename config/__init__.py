@@ -12,6 +12,11 @@ from pathlib import Path
 from config.policy import Policy
 
 ROOT = Path(__file__).resolve().parent.parent
+# The headers the platform puts in every message it sends, read back from bounces, complaints
+# and provider webhooks: the dealer account, and the list (the name senders check with). The
+# names are settings (ACCOUNT_HEADER, LIST_HEADER); these are their defaults, defined once.
+ACCOUNT_HEADER = "X-Account-ID"
+LIST_HEADER = "X-List-ID"
 
 DEFAULTS: dict[str, object] = {
     "DATABASE_URL": "",  # empty: SQLite under instance/
@@ -44,11 +49,11 @@ DEFAULTS: dict[str, object] = {
     "TRUSTED_PROXIES": 0,  # how many reverse proxies set X-Forwarded-For in front of the app
     # Inbound mail: which account a bounce or complaint belongs to (VERP first, then this header
     # in the returned original, then its DKIM d= or From domain).
-    "ACCOUNT_HEADER": "X-Account-ID",
+    "ACCOUNT_HEADER": ACCOUNT_HEADER,
     # The list a message was sent for, in the same places as the account header (a SendGrid custom
     # arg, Mailgun user variable, Postmark metadata, or this header in the returned original):
     # a provider's opt-out from a message of that list is scoped to the list.
-    "LIST_HEADER": "X-List-ID",
+    "LIST_HEADER": LIST_HEADER,
     "VERP_PATTERN": r"\+a(?P<account>\d+)[-=@.]",
     "MAX_INBOUND_BYTES": 10 * 1024 * 1024,  # one raw message
     # Provider webhooks; each endpoint is off until its verification is set.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+import config
 from workers import arf, dsn, mime, status
 from workers.findings import (
     BOUNCE,
@@ -22,8 +23,8 @@ from workers.findings import (
 )
 from workers.formats import plain, ses
 
-DEFAULT_ACCOUNT_HEADER = "X-Account-ID"
-DEFAULT_LIST_HEADER = "X-List-ID"
+DEFAULT_ACCOUNT_HEADER = config.ACCOUNT_HEADER
+DEFAULT_LIST_HEADER = config.LIST_HEADER
 SHORT_NOTICE = 600  # characters: longer notices are templates full of generic advice
 
 _DAEMON = re.compile(

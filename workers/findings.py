@@ -29,8 +29,8 @@ class Original:
     message_id: str | None = None
     from_domain: str | None = None  # domain of the original From:
     dkim_domains: tuple[str, ...] = ()  # d= of each DKIM-Signature
-    account_header: str | None = None  # value of the configured account header (X-Account-ID)
-    list_name: str | None = None  # value of the configured list header (X-List-ID): the list it was sent for
+    account_header: str | None = None  # value of the configured account header (ACCOUNT_HEADER)
+    list_name: str | None = None  # value of the configured list header (LIST_HEADER): the list it was sent for
     return_path: str | None = None  # the original envelope sender, for VERP
 
 
