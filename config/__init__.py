@@ -1,15 +1,26 @@
-"""Settings, read from the environment when the app or a worker starts.
+"""Settings, read from the environment when the app or a worker starts, and checked then.
 
-Nothing here runs at import time: `load()` is called by `create_app` and by the
-worker start-up, and tests pass a mapping of overrides instead.
+Nothing here runs at import time: `load()` is called by `create_app`, and tests pass a mapping
+of overrides instead. A value that cannot be used raises SettingsError naming the setting, so a
+typo stops the service at start-up rather than at the first request that needs it.
 """
 from __future__ import annotations
 
+import logging
 import os
+import re
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from limits import parse as parse_limit
+
+from config.errors import SettingsError
 from config.policy import Policy
+
+__all__ = ["ACCOUNT_HEADER", "LIST_HEADER", "DEFAULTS", "SettingsError", "database_url", "engine_options", "load",
+           "secret_key"]
 
 ROOT = Path(__file__).resolve().parent.parent
 # The headers the platform puts in every message it sends, read back from bounces, complaints
@@ -21,21 +32,19 @@ LIST_HEADER = "X-List-ID"
 DEFAULTS: dict[str, object] = {
     "DATABASE_URL": "",  # empty: SQLite under instance/
     "REDIS_URL": "",  # empty: jobs run inline, no Redis needed
+    # Signs the staff console's sessions and CSRF tokens. Unset: on SQLite (one machine) one is made
+    # and kept in instance/secret.key; on PostgreSQL (many processes, many hosts) it is required.
     "SECRET_KEY": "",
     "MAX_JSON_BYTES": 4 * 1024 * 1024,
     "MAX_UPLOAD_BYTES": 10 * 1024**3,  # CSV uploads, spooled to disk
-    "MAX_CHECK_ADDRESSES": 10_000,
-    "MAX_SUPPRESSION_BATCH": 1_000,
-    "MAX_PAGE_SIZE": 1_000,
     "IMPORT_CHUNK": 5_000,
-    "IMPORT_MAX_REPORTED_INVALID": 1_000,
+    "IMPORT_MAX_REPORTED_INVALID": 1_000,  # invalid lines an import report lists
     "LOG_LEVEL": "INFO",
     # Recipient links. UNSUBSCRIBE_KEYS: Fernet keys, comma-separated, newest first; older keys
     # only open tokens. Empty: a key kept in instance/unsubscribe.keys (one machine only).
     "UNSUBSCRIBE_KEYS": "",
     "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
     "UNSUBSCRIBE_MAILTO_DOMAIN": "",  # empty: the host of PUBLIC_BASE_URL
-    "MAX_LINK_RECIPIENTS": 10_000,
     # Rate limits per client address (Flask-Limiter syntax): page views of /u/ (POSTs are never
     # refused, so a mailbox provider's one-click traffic always lands), and failures (bad tokens,
     # bad API keys), which alone are counted, so good requests never wait on the limiter.
@@ -68,6 +77,97 @@ DEFAULTS: dict[str, object] = {
 }
 
 _INT_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, int)}
+_LIMIT_KEYS = ("UNSUBSCRIBE_RATE_LIMIT", "BAD_TOKEN_LIMIT", "AUTH_FAILURE_LIMIT")
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}")
+MIN_SECRET_KEY = 32
+
+
+def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, object] | None = None) -> dict:
+    """Settings from `environ` (default: os.environ), then `overrides` on top, checked."""
+    environ = os.environ if environ is None else environ
+    overrides = dict(overrides or {})
+    settings: dict[str, object] = {}
+    for key, default in DEFAULTS.items():
+        value = overrides.pop(key) if key in overrides else environ.get(key, default)
+        settings[key] = _whole(key, value) if key in _INT_KEYS else str(value)
+    policy = overrides.pop("POLICY", None)
+    settings.update(overrides)
+    settings["POLICY"] = policy if isinstance(policy, Policy) else Policy.from_settings(environ, overrides)
+    _check(settings)
+    return settings
+
+
+def _whole(key: str, value: object) -> int:
+    try:
+        number = int(str(value).strip()) if not isinstance(value, bool) else -1
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise SettingsError(f"{key} must be a whole number of at least 0, not {value!r}")
+    return number
+
+
+def _check(settings: Mapping[str, object]) -> None:
+    try:
+        pattern = re.compile(str(settings["VERP_PATTERN"]))
+    except re.error as exc:
+        raise SettingsError(f"VERP_PATTERN is not a regular expression: {exc}") from None
+    if "account" not in pattern.groupindex:
+        raise SettingsError("VERP_PATTERN needs a group named account, as in (?P<account>\\d+)")
+    url = urlsplit(str(settings["PUBLIC_BASE_URL"]))
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise SettingsError(f"PUBLIC_BASE_URL must be an http(s) URL, not {settings['PUBLIC_BASE_URL']!r}")
+    for key in _LIMIT_KEYS:
+        try:
+            parse_limit(str(settings[key]))
+        except ValueError:
+            raise SettingsError(f"{key} must be a rate such as 20/minute, not {settings[key]!r}") from None
+    for key in ("ACCOUNT_HEADER", "LIST_HEADER"):
+        if not _HEADER_NAME.fullmatch(str(settings[key])):
+            raise SettingsError(f"{key} must be a header name such as X-Account-ID, not {settings[key]!r}")
+    if not isinstance(logging.getLevelName(str(settings["LOG_LEVEL"]).upper()), int):
+        raise SettingsError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {settings['LOG_LEVEL']!r}")
+    try:
+        if float(str(settings["PG_RANDOM_PAGE_COST"])) <= 0:
+            raise ValueError
+    except ValueError:
+        raise SettingsError(f"PG_RANDOM_PAGE_COST must be a positive number, not {settings['PG_RANDOM_PAGE_COST']!r}") \
+            from None
+    secret = str(settings["SECRET_KEY"])
+    if secret and len(secret) < MIN_SECRET_KEY:
+        raise SettingsError(f"SECRET_KEY must be at least {MIN_SECRET_KEY} characters (make one with "
+                            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)")
+
+
+def secret_key(settings: Mapping[str, object], url: str, instance_path: str) -> str:
+    """SECRET_KEY; unset, one kept under instance/ on SQLite (one machine), and required on any
+    other database, where many processes on many hosts must sign sessions alike."""
+    configured = str(settings["SECRET_KEY"])
+    if configured:
+        return configured
+    if not url.startswith("sqlite"):
+        raise SettingsError("SECRET_KEY is required with DATABASE_URL: every process must sign the staff "
+                            "console's sessions with the same key")
+    path = os.path.join(instance_path, "secret.key")
+    if not os.path.exists(path):
+        keep_once(path, secrets.token_urlsafe(48) + "\n")
+    with open(path) as stored:
+        return stored.read().strip()
+
+
+def keep_once(path: str, content: str) -> None:
+    """Write `content` to a new file at `path`, readable by its owner alone; if two processes
+    race, both end up reading the one that was linked into place first."""
+    temp = f"{path}.{os.getpid()}"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(content)
+    try:
+        os.link(temp, path)
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(temp)
 
 
 def database_url(raw: str, instance_path: str) -> str:
@@ -83,20 +183,8 @@ def database_url(raw: str, instance_path: str) -> str:
 def engine_options(url: str, settings: Mapping[str, object]) -> dict:
     """SQLAlchemy engine options for `url`."""
     # No pool_pre_ping: it costs a round trip per request. A connection the server dropped
-    # fails one request with a 503 (api/errors.py) and SQLAlchemy then refreshes the pool.
+    # fails one request with a 503 (web/errors.py) and SQLAlchemy then refreshes the pool.
     options: dict[str, object] = {"pool_recycle": 1800}
     if url.startswith("postgresql"):
         options["connect_args"] = {"options": f"-c random_page_cost={float(settings['PG_RANDOM_PAGE_COST'])}"}
     return options
-
-
-def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, object] | None = None) -> dict:
-    """Settings from `environ` (default: os.environ), then `overrides` on top."""
-    environ = os.environ if environ is None else environ
-    settings: dict[str, object] = {}
-    for key, default in DEFAULTS.items():
-        value = environ.get(key, default)
-        settings[key] = int(value) if key in _INT_KEYS else value
-    settings.update(overrides or {})
-    settings["POLICY"] = Policy.from_env(environ)
-    return settings

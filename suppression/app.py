@@ -30,6 +30,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> OpenAPI:
     os.makedirs(app.instance_path, exist_ok=True)
     app.config["SQLALCHEMY_DATABASE_URI"] = config.database_url(str(settings["DATABASE_URL"]), app.instance_path)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = config.engine_options(app.config["SQLALCHEMY_DATABASE_URI"], settings)
+    app.config["SECRET_KEY"] = config.secret_key(settings, app.config["SQLALCHEMY_DATABASE_URI"], app.instance_path)
     app.config["MAX_CONTENT_LENGTH"] = settings["MAX_JSON_BYTES"]
     logs.configure(str(settings["LOG_LEVEL"]))
 

@@ -110,6 +110,22 @@ def add(scope: Scope, addresses: Iterable[str], reason: Reason, source: str, act
                      already_present=[a for a in unique if a not in added])
 
 
+def suppress(scope: Scope, addresses: Iterable[str], reason: Reason, source: str, actor: str, *,
+             expires_at: datetime | None = None, event_id: int | None = None,
+             dealer_id: int | None = None) -> AddResult:
+    """`add`, with an audit entry for each address it added; `dealer_id` names the account the
+    entry is filed under when the scope has none (a global suppression one dealer's mail caused)."""
+    result = add(scope, addresses, reason, source, actor, expires_at=expires_at, event_id=event_id)
+    details = {"scope": scope.level, "list": scope.list_name, "reason": reason.value, "source": source}
+    if event_id is not None:
+        details["event_id"] = event_id
+    if expires_at is not None:
+        details["expires_at"] = expires_at.isoformat()
+    for address in result.added:
+        audit.record(actor, "suppression.add", address, account_id=scope.account_id or dealer_id, details=details)
+    return result
+
+
 # One statement per batch, whatever its size: the addresses travel as one array (PostgreSQL)
 # or one JSON document (SQLite), so a million-line import costs 200 round trips, not a million.
 # Rows go in address order, so two overlapping batches take their row locks in the same

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import Flask, current_app
 
+import config
+
 VERSION = "1"
 MAX_TOKEN_LENGTH = 1024  # an address is at most 320 bytes; a longer token is not ours
 
@@ -96,20 +98,6 @@ def keys_from(setting: str, instance_path: str) -> list[str]:
         return keys
     path = os.path.join(instance_path, "unsubscribe.keys")
     if not os.path.exists(path):
-        _create_once(path, new_key() + "\n")
+        config.keep_once(path, new_key() + "\n")
     with open(path) as stored:
         return [k.strip() for k in stored.read().replace(",", "\n").split() if k.strip()]
-
-
-def _create_once(path: str, content: str) -> None:
-    # Written aside and linked into place: two workers starting at once agree on one key.
-    temp = f"{path}.{os.getpid()}"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(content)
-    try:
-        os.link(temp, path)
-    except FileExistsError:
-        pass
-    finally:
-        os.unlink(temp)

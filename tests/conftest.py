@@ -6,6 +6,7 @@ runs both. Redis tests use a real server (TEST_REDIS_URL, database 15, flushed).
 from __future__ import annotations
 
 import os
+import secrets
 
 import psycopg
 import pytest
@@ -23,6 +24,9 @@ PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@
 PG_DATABASE = os.environ.get("TEST_POSTGRES_DB", f"suppression_test_{os.getpid()}")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 UNSUBSCRIBE_KEY = tokens.new_key()
+# Every app the tests build signs sessions alike, as a deployment's processes do (on PostgreSQL
+# the app refuses to start without one).
+os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(48))
 
 
 def fresh_postgres(name: str) -> str:

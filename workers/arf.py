@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import re
 
+from config.policy import NOT_COMPLAINTS
 from workers import mime
 from workers.findings import COMPLAINT, OTHER, Classification, RecipientResult
 from workers.formats.plain import ADDRESS
 
-NOT_COMPLAINTS = frozenset({"not-spam", "auth-failure"})
 _ADDRESS = re.compile(ADDRESS)
 _HOTMAIL_RECIPIENT = "x-hmxmroriginalrecipient"
 _FBL_SUBJECT = re.compile(r"complaint about message from|abuse report|feedback loop|spam report|\bfbl\b", re.IGNORECASE)

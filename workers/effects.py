@@ -1,34 +1,33 @@
-"""What a read event changes: suppressions (with the event as evidence) and the daily counts.
+"""What a read event changes: suppressions (with the event as evidence, and an audit entry each),
+and the daily counts.
 
 Runs in the job's transaction, committed together with the event's status, so an event's
 effects land once: a job that dies before the commit leaves the event pending and nothing
-applied; a job that runs again after it finds the event processed.
+applied; a job that runs again after it finds the event processed. What to do is decided by
+the pure functions of suppression/policy.py after the facts are recorded, and each decision is
+logged with its inputs (never the address).
 """
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
 
-from suppression import counters, lists, unsubscribe
+from suppression import counters, lists, policy, unsubscribe
 from suppression.addresses import normalize
 from suppression.db import db, utcnow
 from suppression.errors import Invalid
 from suppression.models import EventStatus, Reason, SoftBounce
+from suppression.policy import BounceAction
 from workers import attribution
 from workers.findings import BOUNCE, COMPLAINT, Classification, RecipientResult
 from workers.providers import ses
 from workers.reading import Reading
 
 ACTOR = "worker"
-# Soft bounces that say something about the address (workers/status.py names them) count
-# toward suppressing it. Rejections about the sender or the message (block lists, spam,
-# policy, authentication, rate limits) count only for the dealer's rates: a block-listed IP
-# would otherwise suppress good addresses.
-ADDRESS_REASONS = frozenset({"mailbox_full", "suspended", "filtered", "expired", "network_error", "rejected",
-                             "undefined", None})
-NOT_COMPLAINTS = frozenset({"not-spam"})
+log = logging.getLogger(__name__)
 
 
 def apply(event_id: int, reading: Reading) -> tuple[EventStatus, int | None]:
@@ -43,9 +42,9 @@ def apply(event_id: int, reading: Reading) -> tuple[EventStatus, int | None]:
     if reading.provider_unsubscribe:
         return _provider_opt_out(verdict, account_id, reading, event_id)
     if verdict.kind == BOUNCE:
-        for recipient in _failed(verdict):
+        for recipient in verdict.recipients:
             _bounce(recipient, account_id, event_id)
-    elif verdict.kind == COMPLAINT and verdict.feedback_type not in NOT_COMPLAINTS:
+    elif verdict.kind == COMPLAINT and policy.is_complaint(verdict.feedback_type):
         for recipient in verdict.recipients:
             _complaint(recipient, account_id, event_id)
     else:
@@ -53,43 +52,45 @@ def apply(event_id: int, reading: Reading) -> tuple[EventStatus, int | None]:
     return EventStatus.processed, account_id
 
 
-def _failed(verdict: Classification) -> list[RecipientResult]:
-    return [r for r in verdict.recipients if r.hard is not None and r.action not in ("delivered", "relayed", "expanded")]
-
-
 def _bounce(recipient: RecipientResult, account_id: int | None, event_id: int) -> None:
     address = normalize(recipient.address)
-    if address is None:
-        return  # a mangled address in a report: nothing to suppress
-    if recipient.hard:
+    if address is None or not policy.is_failure(recipient):
+        return  # a mangled address in a report, or a delivery notice: nothing to record
+    rules = current_app.config["POLICY"]
+    recent = _record_soft_bounce(address, account_id, event_id, rules) if policy.counts_toward_limit(recipient) else 0
+    decision = policy.bounce_action(recipient, recent, rules)
+    log.info("event %s: %s: %s (status %s, account %s)", event_id, decision.action.value, decision.why,
+             recipient.status, account_id)
+    if decision.action == BounceAction.suppress:
         # A dead address is dead for every dealer, attributed or not.
-        lists.add(lists.GLOBAL, [address], Reason.hard_bounce, "bounce", ACTOR, event_id=event_id)
+        lists.suppress(lists.GLOBAL, [address], Reason.hard_bounce, "bounce", ACTOR, event_id=event_id,
+                       dealer_id=account_id)
         _count(account_id, "hard_bounces")
         return
     _count(account_id, "soft_bounces")
-    if recipient.reason in ADDRESS_REASONS and _soft_bounce_limit_reached(address, account_id, event_id):
-        policy = current_app.config["POLICY"]
-        lists.add(lists.GLOBAL, [address], Reason.soft_bounce_limit, "bounce", ACTOR, event_id=event_id,
-                  expires_at=utcnow() + timedelta(days=policy.soft_bounce_suppress_days))
+    if decision.action == BounceAction.suppress_for_a_while:
+        lists.suppress(lists.GLOBAL, [address], Reason.soft_bounce_limit, "bounce", ACTOR, event_id=event_id,
+                       dealer_id=account_id, expires_at=utcnow() + timedelta(days=rules.soft_bounce_suppress_days))
 
 
-def _soft_bounce_limit_reached(address: str, account_id: int | None, event_id: int) -> bool:
-    """Record this soft bounce (once per event) and say whether the address has reached the limit."""
-    policy = current_app.config["POLICY"]
+def _record_soft_bounce(address: str, account_id: int | None, event_id: int, rules) -> int:
+    """Record this soft bounce (once per event); the address's soft bounces in the window, this one included."""
     db.session.add(SoftBounce(address=address, event_id=event_id, account_id=account_id))
     db.session.flush()
-    since = utcnow() - timedelta(days=policy.soft_bounce_days)
-    recent = db.session.scalar(select(func.count()).select_from(SoftBounce)
-                               .where(SoftBounce.address == address, SoftBounce.at >= since))
-    return recent >= policy.soft_bounce_limit
+    since = utcnow() - timedelta(days=rules.soft_bounce_days)
+    return db.session.scalar(select(func.count()).select_from(SoftBounce)
+                             .where(SoftBounce.address == address, SoftBounce.at >= since))
 
 
 def _complaint(recipient: RecipientResult, account_id: int | None, event_id: int) -> None:
     address = normalize(recipient.address)
     if account_id is None or address is None:
-        return  # kept as evidence; a complaint against no known dealer suppresses nothing
-    lists.add(lists.Scope(account_id), [address], Reason.complained, "complaint", ACTOR, event_id=event_id)
+        log.info("event %s: complaint kept as evidence: %s", event_id,
+                 "no known dealer" if account_id is None else "no readable address")
+        return
+    lists.suppress(lists.Scope(account_id), [address], Reason.complained, "complaint", ACTOR, event_id=event_id)
     _count(account_id, "complaints")
+    log.info("event %s: complaint: suppressed for account %s", event_id, account_id)
 
 
 def _provider_opt_out(verdict: Classification, account_id: int | None, reading: Reading,
@@ -98,7 +99,7 @@ def _provider_opt_out(verdict: Classification, account_id: int | None, reading: 
     if account_id is None or not addresses:
         return EventStatus.ignored, account_id  # kept: an opt-out from no known dealer
     scope = _opt_out_scope(account_id, reading.unsubscribe_list)
-    added = lists.add(scope, addresses, Reason.unsubscribed, reading.provider, ACTOR, event_id=event_id).added
+    added = lists.suppress(scope, addresses, Reason.unsubscribed, reading.provider, ACTOR, event_id=event_id).added
     _count(account_id, "unsubscribes", len(added))
     return EventStatus.processed, account_id
 
@@ -125,4 +126,3 @@ def _mailto(reading: Reading, event_id: int) -> tuple[EventStatus, int | None]:
     if outcome is None:
         return EventStatus.ignored, None
     return EventStatus.processed, outcome.account_id
-

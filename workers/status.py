@@ -48,8 +48,9 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from config.policy import HARD_REASONS
+
 TEXT_LIMIT = 2000  # characters of a diagnostic or notice read for words
-HARD_REASONS = frozenset({"user_unknown", "host_unknown", "has_moved", "not_accept"})
 # Reasons that the text may give even against a specific status code such as 5.1.1.
 SOFT_CAUSES = frozenset({
     "mailbox_full", "message_too_large", "filtered", "spam_block", "blocked", "auth_failure",

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from suppression import accounts
 from suppression.api.auth import actor, requires
 from suppression.api.blueprint import api_blueprint
+from suppression.api.schemas import MAX_PAGE_SIZE
 from suppression.db import db, keyset_page
 from suppression.models import Account, AuditEntry, Role, Suppression
 from suppression.web.jsonio import iso
@@ -30,7 +31,7 @@ class ReasonBody(BaseModel):
 
 
 class PageQuery(BaseModel):
-    limit: int = Field(100, ge=1, le=1000)
+    limit: int = Field(100, ge=1, le=MAX_PAGE_SIZE)
     before: int | None = None
 
 

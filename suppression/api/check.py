@@ -10,6 +10,7 @@ from suppression import lists
 from suppression.api import csvio
 from suppression.api.auth import caller, read_only, requires
 from suppression.api.blueprint import api_blueprint
+from suppression.api.schemas import MAX_CHECK_ADDRESSES
 from suppression.errors import AccountSuspended
 from suppression.models import Role
 
@@ -20,7 +21,8 @@ FILTER_CHUNK = 5_000
 
 
 class CheckBody(BaseModel):
-    addresses: list[str] = Field(max_length=10_000, description="Up to 10,000 addresses, as you have them.")
+    addresses: list[str] = Field(max_length=MAX_CHECK_ADDRESSES,
+                                 description="Up to 10,000 addresses, as you have them.")
     list_name: str | None = Field(None, alias="list", description="Also apply this list's opt-outs.")
 
 

@@ -11,6 +11,7 @@ from suppression import lists, tokens, unsubscribe
 from suppression.addresses import normalize
 from suppression.api.auth import caller, read_only, requires
 from suppression.api.blueprint import api_blueprint
+from suppression.api.schemas import MAX_LINK_RECIPIENTS
 from suppression.errors import AccountSuspended
 from suppression.models import Role
 
@@ -28,7 +29,7 @@ class Recipient(BaseModel):
 
 
 class LinksBody(BaseModel):
-    recipients: list[Recipient] = Field(max_length=10_000, description="Up to 10,000 recipients.")
+    recipients: list[Recipient] = Field(max_length=MAX_LINK_RECIPIENTS, description="Up to 10,000 recipients.")
 
 
 class Headers(BaseModel):

@@ -6,11 +6,12 @@ from itertools import islice
 from flask import Response, current_app, stream_with_context
 from pydantic import AwareDatetime, BaseModel, Field
 
-from suppression import accounts, audit, lists
+from suppression import accounts, lists
 from suppression.addresses import normalize
 from suppression.api import csvio
 from suppression.api.auth import actor, caller, requires
 from suppression.api.blueprint import api_blueprint
+from suppression.api.schemas import MAX_PAGE_SIZE, MAX_SUPPRESSION_BATCH
 from suppression.db import db, keyset_page, utcnow
 from suppression.errors import Forbidden, Invalid, NotFound
 from suppression.models import Reason, Role, Suppression
@@ -33,7 +34,7 @@ class ListQuery(ScopeQuery):
     reason: Reason | None = None
     source: str | None = None
     address: str | None = None
-    limit: int = Field(100, ge=1, le=1000)
+    limit: int = Field(100, ge=1, le=MAX_PAGE_SIZE)
     before: int | None = Field(None, description="The `next` cursor of the previous page.")
 
 
@@ -43,7 +44,7 @@ class Entry(BaseModel):
 
 
 class AddBody(BaseModel):
-    suppressions: list[Entry] = Field(max_length=1000)
+    suppressions: list[Entry] = Field(max_length=MAX_SUPPRESSION_BATCH)
     list_name: str | None = Field(None, alias="list")
     account_id: int | None = None
     expires_at: AwareDatetime | None = Field(None, description="When the entries lapse (with a time zone).")
@@ -109,12 +110,9 @@ def add_suppressions(body: AddBody):
             by_reason.setdefault(entry.reason, []).append(normalized)
     added, present = [], []
     for reason, addresses in by_reason.items():
-        result = lists.add(scope, addresses, reason, "api", actor(), expires_at=body.expires_at)
+        result = lists.suppress(scope, addresses, reason, "api", actor(), expires_at=body.expires_at)
         added += result.added
         present += result.already_present
-        for address in result.added:
-            audit.record(actor(), "suppression.add", address, account_id=scope.account_id,
-                         details={"scope": scope.level, "list": scope.list_name, "reason": reason.value})
     db.session.commit()
     return {"added": added, "already_present": present, "invalid": invalid}, 201 if added else 200
 
@@ -159,6 +157,7 @@ def import_suppressions(query: ImportQuery):
     chunks = lists.import_lines(scope, csvio.addresses(csvio.upload()), query.reason, "import", actor(),
                                 chunk=current_app.config["IMPORT_CHUNK"],
                                 max_reported=current_app.config["IMPORT_MAX_REPORTED_INVALID"])
-    for report in chunks:
+    report = None
+    for report in chunks:  # noqa: B007 -- the last report is the whole import's
         db.session.commit()  # chunk by chunk: memory stays bounded, and a crash keeps what went in
     return report
