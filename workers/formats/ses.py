@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+from config import ACCOUNT_HEADER, LIST_HEADER
 from workers import mime
 from workers.findings import OTHER, Classification
 from workers.providers import Rejected, ses
@@ -15,8 +16,8 @@ from workers.providers import Rejected, ses
 MAX_JSON = 200_000
 
 
-def read(root: mime.Part, account_header: str = "x-account-id",
-         list_header: str = "x-list-id") -> Classification | None:
+def read(root: mime.Part, account_header: str = ACCOUNT_HEADER.lower(),
+         list_header: str = LIST_HEADER.lower()) -> Classification | None:
     """A Classification for an SES notification e-mail; None when the message is not one."""
     event = _event(root)
     if event is None or not (event.get("notificationType") or event.get("eventType")):

@@ -5,7 +5,7 @@ certificate fetch is a parameter):
 
 - `verify(body, headers, settings, now)`: raises `Rejected` when the payload is not authentic
   or not acceptable; returns None otherwise.
-- `parse(body, headers, account_header="X-Account-ID", list_header="X-List-ID")`: the payload as
+- `parse(body, headers, account_header, list_header)`: the payload as
   a list of `ProviderEvent`, one per recipient; raises `Rejected` (never anything else) when the
   payload is malformed. The two header names are looked up where the provider keeps the sender's
   own values (custom args, user variables, metadata, the original's headers).

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 
+from config import ACCOUNT_HEADER, LIST_HEADER
 from workers.findings import BOUNCE, COMPLAINT, OTHER, Classification, Original
 from workers.providers import (
     ProviderEvent,
@@ -58,8 +59,8 @@ def verify(body: bytes, headers: Mapping[str, str], settings: Mapping[str, objec
         raise Rejected("bad signature")
 
 
-def parse(body: bytes, headers: Mapping[str, str], account_header: str = "X-Account-ID",
-          list_header: str = "X-List-ID") -> list[ProviderEvent]:
+def parse(body: bytes, headers: Mapping[str, str], account_header: str = ACCOUNT_HEADER,
+          list_header: str = LIST_HEADER) -> list[ProviderEvent]:
     """The one event in a Mailgun webhook payload; an opt-out is from the message's list when it names one."""
     payload = obj(load_json(body), "the payload")
     _, token, _ = _signature(payload)

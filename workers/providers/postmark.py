@@ -16,6 +16,7 @@ import hmac
 import re
 from collections.abc import Mapping
 
+from config import ACCOUNT_HEADER, LIST_HEADER
 from workers.findings import BOUNCE, COMPLAINT, OTHER, Classification, Original
 from workers.providers import (
     ProviderEvent,
@@ -61,8 +62,8 @@ def verify(body: bytes, headers: Mapping[str, str], settings: Mapping[str, objec
         raise Rejected("webhook token missing or wrong")
 
 
-def parse(body: bytes, headers: Mapping[str, str], account_header: str = "X-Account-ID",
-          list_header: str = "X-List-ID") -> list[ProviderEvent]:
+def parse(body: bytes, headers: Mapping[str, str], account_header: str = ACCOUNT_HEADER,
+          list_header: str = LIST_HEADER) -> list[ProviderEvent]:
     """The one event in a Postmark webhook payload; an opt-out is from the message's list when it names one."""
     payload = obj(load_json(body), "the payload")
     record = text(payload, "RecordType", required=True)

@@ -9,9 +9,9 @@ Events read: bounce (type "bounce" or "blocked"), blocked, dropped, spamreport, 
 group_unsubscribe. Every other event (processed, deferred, delivered, open, click,
 group_resubscribe, ...) is left out of the result: nothing to do for it.
 The account and list headers are read from the event's custom args (unique args), which SendGrid
-puts at the top level of each event: send each as a custom arg named like the header (X-Account-ID,
-X-List-ID). A group_unsubscribe is an opt-out from one unsubscribe group (ASM group) only, so it is
-scoped to the message's list: the X-List-ID custom arg, or else `sendgrid-group-<asm_group_id>`.
+puts at the top level of each event: send each as a custom arg named like the headers (the ACCOUNT_HEADER and
+LIST_HEADER settings). A group_unsubscribe is an opt-out from one unsubscribe group (ASM group) only, so it is
+scoped to the message's list: the list header custom arg, or else `sendgrid-group-<asm_group_id>`.
 A plain unsubscribe is SendGrid's "unsubscribe from all": the whole account.
 """
 from __future__ import annotations
@@ -24,6 +24,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from config import ACCOUNT_HEADER, LIST_HEADER
 from workers.findings import BOUNCE, COMPLAINT, OTHER, Classification, Original
 from workers.providers import (
     ProviderEvent,
@@ -88,8 +89,8 @@ def public_key(configured: str) -> ec.EllipticCurvePublicKey:
     return key
 
 
-def parse(body: bytes, headers: Mapping[str, str], account_header: str = "X-Account-ID",
-          list_header: str = "X-List-ID") -> list[ProviderEvent]:
+def parse(body: bytes, headers: Mapping[str, str], account_header: str = ACCOUNT_HEADER,
+          list_header: str = LIST_HEADER) -> list[ProviderEvent]:
     """The bounce, complaint and opt-out events in a SendGrid batch, in order."""
     batch = load_json(body)
     if not isinstance(batch, list):

@@ -26,6 +26,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from config import ACCOUNT_HEADER, LIST_HEADER
 from workers.findings import BOUNCE, COMPLAINT, OTHER, Classification, Original
 from workers.providers import (
     ProviderEvent,
@@ -95,8 +96,8 @@ def verify(body: bytes, headers: Mapping[str, str], settings: Mapping[str, objec
         raise Rejected("bad signature") from None
 
 
-def parse(body: bytes, headers: Mapping[str, str], account_header: str = "X-Account-ID",
-          list_header: str = "X-List-ID") -> list[ProviderEvent]:
+def parse(body: bytes, headers: Mapping[str, str], account_header: str = ACCOUNT_HEADER,
+          list_header: str = LIST_HEADER) -> list[ProviderEvent]:
     """The events in an SNS message: one per bounced or complaining recipient."""
     message = _envelope(body)
     kind, sns_id = message["Type"], message["MessageId"]
@@ -120,8 +121,8 @@ def parse(body: bytes, headers: Mapping[str, str], account_header: str = "X-Acco
                           occurred_at=iso_time(report.get("timestamp"))) for result in found.recipients]
 
 
-def read_event(notification: dict, account_header: str = "X-Account-ID",
-               list_header: str = "X-List-ID") -> Classification:
+def read_event(notification: dict, account_header: str = ACCOUNT_HEADER,
+               list_header: str = LIST_HEADER) -> Classification:
     """One SES event object as one Classification with all its recipients; Rejected when malformed.
 
     Bounce, Complaint and Delivery are read; any other event type is "other", with the original.
