@@ -1,9 +1,9 @@
-"""Domain exceptions. The API maps them to the JSON error object in one place (api/errors.py)."""
+"""Domain exceptions: what went wrong, in the domain's words. They carry no HTTP status; the web
+layer says what each kind means to a client, in one place (web/errors.py)."""
 from __future__ import annotations
 
 
 class DomainError(Exception):
-    status = 400
     code = "bad_request"
 
     def __init__(self, message: str, *, code: str | None = None, details: object = None):
@@ -14,22 +14,18 @@ class DomainError(Exception):
 
 
 class Invalid(DomainError):
-    status = 422
     code = "invalid"
 
 
 class NotFound(DomainError):
-    status = 404
     code = "not_found"
 
 
 class Forbidden(DomainError):
-    status = 403
     code = "forbidden"
 
 
 class Conflict(DomainError):
-    status = 409
     code = "conflict"
 
 
@@ -38,10 +34,8 @@ class AccountSuspended(Forbidden):
 
 
 class Unauthenticated(DomainError):
-    status = 401
     code = "unauthorized"
 
 
 class TooLarge(DomainError):
-    status = 413
     code = "payload_too_large"

@@ -18,7 +18,7 @@ MAX_FIELD = 16 * 1024 * 1024
 
 
 class UnsupportedUpload(DomainError):
-    status = 415
+    http_status = 415
     code = "unsupported_media_type"
 
 

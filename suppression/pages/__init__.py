@@ -34,7 +34,7 @@ ONE_CLICK_DONE = ("<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><tit
 
 
 class BadLink(DomainError):
-    status = 400
+    http_status = 400
     code = "bad_link"
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from suppression.db import db
-from suppression.errors import DomainError
+from suppression.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, TooLarge, Unauthenticated
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,17 @@ _RENDERERS: dict[str, Renderer] = {}  # blueprint name -> its renderer (blueprin
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
               405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
               415: "unsupported_media_type", 422: "invalid", 429: "rate_limited", 503: "unavailable"}
+
+
+# What each kind of domain error means to an HTTP client. Errors of the web layer itself (a rate
+# limit, an upload type) say so with their own `http_status`.
+STATUS_OF = {Invalid: 422, NotFound: 404, Forbidden: 403, Conflict: 409, Unauthenticated: 401, TooLarge: 413}
+
+
+def status_of(exc: DomainError) -> int:
+    """The HTTP status of a domain error: its own, else its kind's, else 400."""
+    return getattr(exc, "http_status", None) or next(
+        (STATUS_OF[kind] for kind in type(exc).__mro__ if kind in STATUS_OF), 400)
 
 
 def json_error(status: int, code: str, message: str, details: object = None) -> Response:
@@ -48,7 +59,7 @@ def install(scope: Blueprint | Flask, render: Renderer) -> None:
     @scope.errorhandler(DomainError)
     def domain_error(exc: DomainError):
         db.session.rollback()
-        return render(exc.status, exc.code, exc.message, exc.details)
+        return render(status_of(exc), exc.code, exc.message, exc.details)
 
     @scope.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

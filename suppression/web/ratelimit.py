@@ -23,7 +23,7 @@ _HOOK_TABLES = ("before_request_funcs", "after_request_funcs", "teardown_request
 
 
 class TooManyAttempts(DomainError):
-    status = 429
+    http_status = 429
     code = "rate_limited"
 
 
