@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from sqlalchemy import func, select
 
+from suppression import create_app
 from suppression.db import db
 from suppression.models import Event, EventStatus
 from tests.test_providers import (
@@ -28,15 +29,17 @@ from tests.test_providers import (
     signed,
     sns_notification,
 )
+from workers import providers
 from workers.providers import ses
 
 
 @pytest.fixture
 def configured(app, monkeypatch):
-    """Every provider endpoint switched on, as an operator would."""
+    """configure(**settings): provider settings made, and the adapters built again, as at a start."""
     def configure(**settings):
         for name, value in settings.items():
             monkeypatch.setitem(app.config, name, value)
+        monkeypatch.setitem(app.extensions, "providers", providers.build(app.config))
     return configure
 
 
@@ -69,6 +72,16 @@ def statuses(app) -> list[EventStatus]:
 
 def mailgun_body(event_data: dict, token: str = "t" * 50) -> bytes:
     return json.dumps(mailgun_payload(event_data, token=token, timestamp=int(time.time()))).encode()
+
+
+@pytest.mark.parametrize(("settings", "named"), [
+    ({"SENDGRID_VERIFICATION_KEY": "bm90IGEga2V5"}, "SENDGRID_VERIFICATION_KEY"),  # base64, but not a key
+    ({"MAILGUN_SIGNING_KEY": "key-1", "MAILGUN_MAX_AGE": "five minutes"}, "MAILGUN_MAX_AGE"),
+    ({"SES_TOPIC_ARNS": "ses-feedback"}, "SES_TOPIC_ARNS"),
+])
+def test_a_bad_provider_setting_stops_the_app_starting_and_names_the_setting(tmp_path, settings, named):
+    with pytest.raises(ValueError, match=named):
+        create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/unused.db", **settings})
 
 
 def test_endpoints_are_off_until_their_verification_is_configured(client):
@@ -130,7 +143,8 @@ def test_sendgrid_batch_is_one_event_per_provider_event(app, client, make_dealer
 def test_ses_bounce_and_subscription_confirmation(app, client, dealer, configured, sns_key, monkeypatch):
     key, certificate = sns_key
     configured(SES_TOPIC_ARNS=TOPIC)
-    monkeypatch.setattr(ses, "fetch_certificate", lambda url: certificate)  # no network in tests
+    no_network = ses.Ses([TOPIC], fetch_cert=lambda url: certificate)
+    monkeypatch.setitem(app.extensions["providers"], "ses", no_network)
     confirmed = []
     monkeypatch.setattr(ses, "confirm_subscription", confirmed.append)
     bounce = json.dumps(signed(sns_notification(ses_bounce()), key)).encode()
@@ -201,5 +215,14 @@ def test_mailgun_unsubscribe_from_a_listed_message_is_for_that_list(app, client,
     variables = {"x-account-id": str(alpha.account_id), "x-list-id": "spring-offers"}
     unsubscribed = mg("unsubscribed", recipient="leaver@example.com", envelope={"sender": "offers@dealer.example"},
                       **{"user-variables": variables})
+    assert client.post("/v1/inbound/mailgun", data=mailgun_body(unsubscribed)).status_code == 202
+    assert sends(alpha, "leaver@example.com", "spring-offers", "service-reminders", None) == [False, True, True]
+
+
+def test_the_list_header_setting_reaches_the_adapters(app, client, make_dealer, configured):
+    configured(MAILGUN_SIGNING_KEY=MAILGUN_KEY, ACCOUNT_HEADER="X-Dealer", LIST_HEADER="X-Campaign-List")
+    alpha = make_dealer("Alpha Motors")
+    variables = {"x-dealer": str(alpha.account_id), "x-campaign-list": "spring-offers"}
+    unsubscribed = mg("unsubscribed", recipient="leaver@example.com", **{"user-variables": variables})
     assert client.post("/v1/inbound/mailgun", data=mailgun_body(unsubscribed)).status_code == 202
     assert sends(alpha, "leaver@example.com", "spring-offers", "service-reminders", None) == [False, True, True]

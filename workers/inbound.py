@@ -15,11 +15,6 @@ from suppression.db import db
 from suppression.errors import Forbidden, Invalid, TooLarge, Unauthenticated
 from workers import providers, queues
 
-# Providers sign their webhooks; they cannot send our API key. Each endpoint answers only when
-# its verification is configured: an open endpoint would let anyone suppress any address.
-PROVIDER_SETTINGS = {"ses": "SES_TOPIC_ARNS", "sendgrid": "SENDGRID_VERIFICATION_KEY",
-                     "mailgun": "MAILGUN_SIGNING_KEY", "postmark": "POSTMARK_WEBHOOK_TOKEN"}
-
 
 @dataclass(frozen=True)
 class Accepted:
@@ -45,23 +40,28 @@ def accept_mail(raw: bytes, kind: str = "auto") -> Accepted:
 def accept_webhook(provider: str, body: bytes, headers: Mapping[str, str]) -> tuple[list[int], int]:
     """Verify and store a provider's webhook, one event per provider event, and queue them:
     (the event ids, how many were duplicates)."""
-    setting = PROVIDER_SETTINGS[provider]
-    if not current_app.config[setting]:
-        raise Forbidden(f"the {provider} webhook is off: set {setting}", code="provider_not_configured")
-    adapter = providers.adapter(provider)
+    adapter = _adapter(provider)
     try:
-        adapter.verify(body, headers, current_app.config, time.time())
+        adapter.verify(body, headers, time.time())
     except providers.Rejected as exc:
         raise Unauthenticated(f"{provider} payload refused: {exc}", code="bad_signature") from None
     try:
-        found = [(raw, event) for raw in _items(provider, body)
-                 for event in adapter.parse(raw, headers, current_app.config["ACCOUNT_HEADER"])]
+        found = [(raw, event) for raw in _items(provider, body) for event in adapter.parse(raw, headers)]
     except (providers.Rejected, orjson.JSONDecodeError) as exc:
         raise Invalid(f"{provider} payload unreadable: {exc}", code="malformed_payload") from None
     stored = events.store(provider, [(raw, event.dedupe_key) for raw, event in found])
     db.session.commit()
     queues.enqueue_events([event_id for event_id, new in stored if new])
     return [event_id for event_id, _ in stored], sum(not new for _, new in stored)
+
+
+def _adapter(provider: str) -> providers.Adapter:
+    """The provider's adapter, built at start-up; Forbidden while its webhook is off."""
+    adapter = current_app.extensions["providers"].get(provider)
+    if adapter is None:
+        setting = providers.SWITCHES[provider]
+        raise Forbidden(f"the {provider} webhook is off: set {setting}", code="provider_not_configured")
+    return adapter
 
 
 def _items(provider: str, body: bytes) -> list[bytes]:

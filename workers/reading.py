@@ -54,8 +54,7 @@ def read(event: Event) -> Reading:
 
 def _provider_event(event: Event) -> Reading:
     try:
-        found = providers.adapter(event.source).parse(event.raw, {}, current_app.config["ACCOUNT_HEADER"],
-                                                      current_app.config["LIST_HEADER"])
+        found = providers.reader(event.source, current_app.config).parse(event.raw, {})
     except providers.Rejected as exc:
         raise Unreadable(f"{event.source} payload: {exc}") from None
     mine = next((e for e in found if e.dedupe_key == event.dedupe_key), None)

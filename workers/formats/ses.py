@@ -15,9 +15,9 @@ from workers.providers import Rejected, ses
 MAX_JSON = 200_000
 
 
-def read(root: mime.Part, account_header: str = "x-account-id",
-         list_header: str = "x-list-id") -> Classification | None:
-    """A Classification for an SES notification e-mail; None when the message is not one."""
+def read(root: mime.Part, account_header: str, list_header: str) -> Classification | None:
+    """A Classification for an SES notification e-mail (the two header names as for the webhook); None
+    when the message is not one."""
     event = _event(root)
     if event is None or not (event.get("notificationType") or event.get("eventType")):
         return None
