@@ -791,6 +791,7 @@ json_values = st.recursive(
 
 
 def check_parse(adapter, body: bytes) -> None:
+    """parse gives Rejected or events, and each event's finding, through JSON, is the event again."""
     try:
         events = adapter.parse(body, HEADERS)
     except Rejected:
@@ -798,7 +799,8 @@ def check_parse(adapter, body: bytes) -> None:
     assert isinstance(events, list)
     for event in events:
         assert isinstance(event, ProviderEvent) and len(event.dedupe_key) <= 200
-        event.classification.as_json()
+        # What ingest stores for the worker (events.finding) gives the same event back.
+        assert ProviderEvent.from_finding(event.dedupe_key, json.loads(json.dumps(event.finding()))) == event
 
 
 @pytest.mark.parametrize("name", sorted(PARSERS))
@@ -864,6 +866,19 @@ def test_parse_of_realistic_payloads_with_one_value_replaced_is_rejected_or_a_li
 def test_ses_parse_of_notifications_with_one_value_replaced_is_rejected_or_a_list(inner, envelope_change):
     check_parse(SES, json.dumps(sns_notification(inner)).encode())
     check_parse(SES, json.dumps(envelope_change).encode())
+
+
+def test_what_ingest_stores_for_an_event_gives_the_worker_the_same_event():
+    confirmation = {"Type": "SubscriptionConfirmation", "MessageId": "m", "Token": "t", "TopicArn": TOPIC,
+                    "Message": "confirm", "Timestamp": "2023-11-14T22:13:20.000Z",
+                    "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription"}
+    samples = [*SENDGRID.parse(json.dumps(SENDGRID_BATCH).encode(), HEADERS), *ses_parse(ses_bounce()),
+               *SES.parse(json.dumps(confirmation).encode(), HEADERS),
+               postmark_parse(subscription_change(Metadata={"X-List-ID": "spring-offers"}))]
+    assert {e.unsubscribe_list for e in samples} >= {"sendgrid-group-10", "spring-offers"}
+    assert any(e.subscription_url for e in samples) and any(e.classification.original.dkim_domains for e in samples)
+    for event in samples:
+        assert ProviderEvent.from_finding(event.dedupe_key, json.loads(json.dumps(event.finding()))) == event
 
 
 VERIFIERS = {"ses": ses.Ses(fetch_cert=lambda url: b"junk"), "sendgrid": sendgrid.SendGrid(SENDGRID_SDK_KEY),

@@ -1,13 +1,13 @@
 """The inbound service: what every entry point (the HTTP endpoints, `flask --app wsgi inbound
 ingest`) does with a message or a provider's webhook. Store it raw first, commit, then queue
-it; nothing reads a payload before it is stored."""
+it. A message is read by the worker; a webhook is verified and parsed here, once (its dedupe
+keys are in it), and stored with what was found, which the worker then acts on."""
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import orjson
 from flask import current_app
 
 from suppression import events
@@ -38,18 +38,18 @@ def accept_mail(raw: bytes, kind: str = "auto") -> Accepted:
 
 
 def accept_webhook(provider: str, body: bytes, headers: Mapping[str, str]) -> tuple[list[int], int]:
-    """Verify and store a provider's webhook, one event per provider event, and queue them:
-    (the event ids, how many were duplicates)."""
+    """Verify and parse a provider's webhook, store its body once and one event per provider event
+    with what was found for it, and queue the new ones: (the event ids, how many were duplicates)."""
     adapter = _adapter(provider)
     try:
         adapter.verify(body, headers, time.time())
     except providers.Rejected as exc:
         raise Unauthenticated(f"{provider} payload refused: {exc}", code="bad_signature") from None
     try:
-        found = [(raw, event) for raw in _items(provider, body) for event in adapter.parse(raw, headers)]
-    except (providers.Rejected, orjson.JSONDecodeError) as exc:
+        found = adapter.parse(body, headers)
+    except providers.Rejected as exc:
         raise Invalid(f"{provider} payload unreadable: {exc}", code="malformed_payload") from None
-    stored = events.store(provider, [(raw, event.dedupe_key) for raw, event in found])
+    stored = events.store_payload(provider, body, [(event.dedupe_key, event.finding()) for event in found])
     db.session.commit()
     queues.enqueue_events([event_id for event_id, new in stored if new])
     return [event_id for event_id, _ in stored], sum(not new for _, new in stored)
@@ -62,14 +62,3 @@ def _adapter(provider: str) -> providers.Adapter:
         setting = providers.SWITCHES[provider]
         raise Forbidden(f"the {provider} webhook is off: set {setting}", code="provider_not_configured")
     return adapter
-
-
-def _items(provider: str, body: bytes) -> list[bytes]:
-    """The payload, or for SendGrid's batches each event on its own (as a batch of one), so an
-    event row holds its own event, not the whole batch."""
-    if provider != "sendgrid":
-        return [body]
-    batch = orjson.loads(body) if body.strip() else None
-    if not isinstance(batch, list):
-        raise providers.Rejected("a SendGrid payload is a JSON array")
-    return [orjson.dumps([item]) for item in batch]

@@ -56,6 +56,19 @@ class ProviderEvent:
     subscription_url: str | None = None  # SNS SubscriptionConfirmation: GET it once to confirm
     occurred_at: str | None = None  # ISO 8601 in UTC, when the provider says it happened
 
+    def finding(self) -> dict:
+        """What was found, as plain JSON values (stored with the event; the key is stored beside it)."""
+        return {"classification": self.classification.as_json(), "unsubscribe": self.unsubscribe,
+                "unsubscribe_list": self.unsubscribe_list, "subscription_url": self.subscription_url,
+                "occurred_at": self.occurred_at}
+
+    @classmethod
+    def from_finding(cls, dedupe_key: str, finding: Mapping[str, object]) -> ProviderEvent:
+        """The event `finding()` gave, back from its JSON."""
+        return cls(dedupe_key, Classification.from_json(finding["classification"]),
+                   unsubscribe=bool(finding.get("unsubscribe")), unsubscribe_list=finding.get("unsubscribe_list"),
+                   subscription_url=finding.get("subscription_url"), occurred_at=finding.get("occurred_at"))
+
 
 class Adapter(Protocol):
     """What every provider's adapter offers (see the module docstring)."""
