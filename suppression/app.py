@@ -13,6 +13,7 @@ from suppression import db as database
 from suppression import logs, tokens
 from suppression.web import errors, ratelimit
 from suppression.web.jsonio import OrjsonProvider
+from workers import providers
 
 migrate = Migrate()
 MIGRATIONS = os.path.join(config.ROOT, "migrations")
@@ -27,6 +28,8 @@ def create_app(overrides: Mapping[str, object] | None = None) -> OpenAPI:
     )
     settings = config.load(overrides=overrides)
     app.config.update(settings)
+    # Built once, here, so that a bad key stops the start (ValueError naming the setting).
+    app.extensions["providers"] = providers.build(settings)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config["SQLALCHEMY_DATABASE_URI"] = config.database_url(str(settings["DATABASE_URL"]), app.instance_path)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = config.engine_options(app.config["SQLALCHEMY_DATABASE_URI"], settings)

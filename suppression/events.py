@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, select, text, update
 
 from suppression.db import db, dialect, pyformat, utcnow
 from suppression.errors import NotFound
-from suppression.models import Event, EventStatus
+from suppression.models import Event, EventStatus, Payload
 
 SOURCES = ("mail", "ses", "sendgrid", "mailgun", "postmark")
 KINDS = ("auto", "bounce", "complaint", "seed", "unsubscribe")
@@ -23,14 +23,14 @@ def mail_key(raw: bytes) -> str:
 
 
 def store(source: str, payloads: list[tuple[bytes, str]], kind: str = "auto") -> list[tuple[int, bool]]:
-    """Store payloads, (raw bytes, dedupe key) pairs, as pending events, all or none: for each,
-    (its id, True), or for one stored before, (that event's id, False). In the caller's
-    transaction, except on PostgreSQL, where this is the documented hot path of every bounce:
-    its own connection in autocommit, committed when this returns."""
+    """Store messages, (raw bytes, dedupe key) pairs, as pending events, each with its raw bytes,
+    all or none: for each, (its id, True), or for one stored before, (that event's id, False). In
+    the caller's transaction, except on PostgreSQL, where this is the documented hot path of every
+    bounce: its own connection in autocommit, committed when this returns."""
     rows = [{"source": source, "kind": kind, "dedupe_key": key[:200], "raw": raw, "received_at": utcnow()}
             for raw, key in payloads]
     if dialect() != "postgresql":
-        return [_store_in_session(row) for row in rows]
+        return [_store_in_session(_insert(), row) for row in rows]
     # Outside the ORM session: one event (a message) is one statement in autocommit, with no
     # BEGIN or COMMIT round trips.
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
@@ -39,11 +39,33 @@ def store(source: str, payloads: list[tuple[bytes, str]], kind: str = "auto") ->
             return [_store_on_driver(cursor, row) for row in rows]
 
 
+def store_payload(source: str, raw: bytes, found: list[tuple[str, dict]]) -> list[tuple[int, bool]]:
+    """Store a provider's payload once, and each event found in it, (dedupe key, finding), as a
+    pending event of that payload: for each, (its id, True), or for one stored before, (that
+    event's id, False). A payload none of whose events is new is not stored. In the caller's
+    transaction."""
+    received_at = utcnow()
+    stored = [_store_in_session(_insert_found(), {"source": source, "dedupe_key": key[:200], "finding": finding,
+                                                  "received_at": received_at}) for key, finding in found]
+    new = [event_id for event_id, is_new in stored if is_new]
+    if new:
+        # The payload after its events, once one is known to be new: a redelivery leaves no
+        # payload behind, and nothing is ever deleted (which would scan events for references).
+        payload = Payload(source=source, raw=raw, received_at=received_at)
+        db.session.add(payload)
+        db.session.flush()
+        db.session.execute(update(Event).where(Event.id.in_(new)).values(payload_id=payload.id))
+    return stored
+
+
 _INSERT = ("INSERT INTO events (source, kind, dedupe_key, raw, status, attempts, received_at) "
            "VALUES (:source, :kind, :dedupe_key, :raw, 'pending', 0, :received_at) "
            "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id")
 _INSERT_PG = pyformat(_INSERT)
 _EXISTING_PG = "SELECT id FROM events WHERE dedupe_key = %(dedupe_key)s"
+_INSERT_FOUND = ("INSERT INTO events (source, kind, dedupe_key, finding, status, attempts, received_at) "
+                 "VALUES (:source, 'auto', :dedupe_key, :finding, 'pending', 0, :received_at) "
+                 "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id")
 
 
 def _store_on_driver(cursor, row: dict) -> tuple[int, bool]:
@@ -53,8 +75,8 @@ def _store_on_driver(cursor, row: dict) -> tuple[int, bool]:
     return cursor.execute(_EXISTING_PG, row).fetchone()[0], False
 
 
-def _store_in_session(row: dict) -> tuple[int, bool]:
-    new_id = db.session.execute(_insert(), row).scalar()
+def _store_in_session(statement, row: dict) -> tuple[int, bool]:
+    new_id = db.session.execute(statement, row).scalar()
     if new_id is not None:
         return new_id, True
     return db.session.scalar(select(Event.id).where(Event.dedupe_key == row["dedupe_key"])), False
@@ -66,6 +88,13 @@ def _insert():
     columns = Event.__table__.c
     return text(_INSERT).bindparams(bindparam("raw", type_=columns.raw.type),
                                     bindparam("received_at", type_=columns.received_at.type))
+
+
+@lru_cache(maxsize=1)
+def _insert_found():
+    columns = Event.__table__.c
+    return text(_INSERT_FOUND).bindparams(bindparam("finding", type_=columns.finding.type),
+                                          bindparam("received_at", type_=columns.received_at.type))
 
 
 def status_of(event_id: int) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,8 +14,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from sqlalchemy import func, select
 
+from suppression import create_app
 from suppression.db import db
-from suppression.models import Event, EventStatus
+from suppression.models import Event, EventStatus, Payload, Role
+from tests.conftest import Api, make_key
 from tests.test_providers import (
     MAILGUN_KEY,
     TOPIC,
@@ -28,15 +31,17 @@ from tests.test_providers import (
     signed,
     sns_notification,
 )
-from workers.providers import ses
+from workers import providers
+from workers.providers import mailgun, postmark, sendgrid, ses
 
 
 @pytest.fixture
 def configured(app, monkeypatch):
-    """Every provider endpoint switched on, as an operator would."""
+    """configure(**settings): provider settings made, and the adapters built again, as at a start."""
     def configure(**settings):
         for name, value in settings.items():
             monkeypatch.setitem(app.config, name, value)
+        monkeypatch.setitem(app.extensions, "providers", providers.build(app.config))
     return configure
 
 
@@ -69,6 +74,16 @@ def statuses(app) -> list[EventStatus]:
 
 def mailgun_body(event_data: dict, token: str = "t" * 50) -> bytes:
     return json.dumps(mailgun_payload(event_data, token=token, timestamp=int(time.time()))).encode()
+
+
+@pytest.mark.parametrize(("settings", "named"), [
+    ({"SENDGRID_VERIFICATION_KEY": "bm90IGEga2V5"}, "SENDGRID_VERIFICATION_KEY"),  # base64, but not a key
+    ({"MAILGUN_SIGNING_KEY": "key-1", "MAILGUN_MAX_AGE": "five minutes"}, "MAILGUN_MAX_AGE"),
+    ({"SES_TOPIC_ARNS": "ses-feedback"}, "SES_TOPIC_ARNS"),
+])
+def test_a_bad_provider_setting_stops_the_app_starting_and_names_the_setting(tmp_path, settings, named):
+    with pytest.raises(ValueError, match=named):
+        create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/unused.db", **settings})
 
 
 def test_endpoints_are_off_until_their_verification_is_configured(client):
@@ -130,7 +145,8 @@ def test_sendgrid_batch_is_one_event_per_provider_event(app, client, make_dealer
 def test_ses_bounce_and_subscription_confirmation(app, client, dealer, configured, sns_key, monkeypatch):
     key, certificate = sns_key
     configured(SES_TOPIC_ARNS=TOPIC)
-    monkeypatch.setattr(ses, "fetch_certificate", lambda url: certificate)  # no network in tests
+    no_network = ses.Ses([TOPIC], fetch_cert=lambda url: certificate)
+    monkeypatch.setitem(app.extensions["providers"], "ses", no_network)
     confirmed = []
     monkeypatch.setattr(ses, "confirm_subscription", confirmed.append)
     bounce = json.dumps(signed(sns_notification(ses_bounce()), key)).encode()
@@ -149,7 +165,7 @@ def test_ses_bounce_and_subscription_confirmation(app, client, dealer, configure
 
 @pytest.fixture
 def post_sendgrid(app, client, configured):
-    """post_sendgrid(events): the events as one signed SendGrid batch; every event processed."""
+    """post_sendgrid(events) -> the response: the events as one signed SendGrid batch; every event processed."""
     key = ec.generate_private_key(ec.SECP256R1())
     public = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     configured(SENDGRID_VERIFICATION_KEY=base64.b64encode(public).decode())
@@ -158,7 +174,8 @@ def post_sendgrid(app, client, configured):
         body = json.dumps(events).encode()
         response = client.post("/v1/inbound/sendgrid", data=body, headers=sendgrid_headers(key, body))
         assert response.status_code == 202, response.json
-        assert statuses(app) == [EventStatus.processed] * len(events)
+        assert statuses(app) == [EventStatus.processed] * len(set(response.json["ids"]))
+        return response
     return post
 
 
@@ -203,3 +220,100 @@ def test_mailgun_unsubscribe_from_a_listed_message_is_for_that_list(app, client,
                       **{"user-variables": variables})
     assert client.post("/v1/inbound/mailgun", data=mailgun_body(unsubscribed)).status_code == 202
     assert sends(alpha, "leaver@example.com", "spring-offers", "service-reminders", None) == [False, True, True]
+
+
+def test_the_list_header_setting_reaches_the_adapters(app, client, make_dealer, configured):
+    configured(MAILGUN_SIGNING_KEY=MAILGUN_KEY, ACCOUNT_HEADER="X-Dealer", LIST_HEADER="X-Campaign-List")
+    alpha = make_dealer("Alpha Motors")
+    variables = {"x-dealer": str(alpha.account_id), "x-campaign-list": "spring-offers"}
+    unsubscribed = mg("unsubscribed", recipient="leaver@example.com", **{"user-variables": variables})
+    assert client.post("/v1/inbound/mailgun", data=mailgun_body(unsubscribed)).status_code == 202
+    assert sends(alpha, "leaver@example.com", "spring-offers", "service-reminders", None) == [False, True, True]
+
+
+# --- Each payload parsed once, stored once ----------------------------------------------------
+
+@pytest.fixture
+def parses(monkeypatch) -> Counter:
+    """How many times each adapter's parse has run, at ingest and in the worker alike (our own
+    pure parsers, counted; the real ones run)."""
+    counts = Counter()
+    for kind in (ses.Ses, sendgrid.SendGrid, mailgun.Mailgun, postmark.Postmark):
+        def counting(self, body, headers, parse=kind.parse, name=kind.__name__):
+            counts[name] += 1
+            return parse(self, body, headers)
+        monkeypatch.setattr(kind, "parse", counting)
+    return counts
+
+
+@pytest.fixture
+def post_ses(app, client, configured, sns_key, monkeypatch):
+    """post_ses(sns_message) -> the response; the SES endpoint on, its certificate given (no network)."""
+    key, certificate = sns_key
+    configured(SES_TOPIC_ARNS=TOPIC)
+    monkeypatch.setitem(app.extensions["providers"], "ses", ses.Ses([TOPIC], fetch_cert=lambda url: certificate))
+
+    def post(message: dict):
+        return client.post("/v1/inbound/ses", data=json.dumps(signed(message, key)).encode())
+    return post
+
+
+def stored(app) -> tuple[list[Payload], list[Event]]:
+    with app.app_context():
+        return (list(db.session.scalars(select(Payload).order_by(Payload.id))),
+                list(db.session.scalars(select(Event).order_by(Event.id))))
+
+
+THREE = [{"emailAddress": f"{name}@example.com", "status": "5.1.1", "diagnosticCode": "smtp; 550 5.1.1 unknown"}
+         for name in ("ann", "bob", "cy")]
+
+
+def test_an_ses_notification_for_three_recipients_is_one_payload_of_three_events_parsed_once(app, client, dealer,
+                                                                                           post_ses, parses):
+    response = post_ses(sns_notification(ses_bounce(recipients=THREE)))
+    assert response.status_code == 202 and len(response.json["ids"]) == 3
+    assert parses == {"Ses": 1}  # at ingest; the worker acted on what ingest found
+    [payload], events = stored(app)
+    assert payload.source == "ses" and json.loads(payload.raw)["Type"] == "Notification"
+    assert [(e.payload_id, e.raw, e.status) for e in events] == [(payload.id, None, EventStatus.processed)] * 3
+    assert [e.finding["classification"]["recipients"][0]["address"] for e in events] == [
+        "ann@example.com", "bob@example.com", "cy@example.com"]
+    assert [decision(dealer, f"{name}@example.com")["reason"] for name in ("ann", "bob", "cy")] == ["hard_bounce"] * 3
+    shown = Api(client, make_key(app, Role.ingest)).get(f"/v1/inbound/{events[0].id}").json
+    assert shown["status"] == "processed" and shown["classification"]["kind"] == "bounce" and "raw" not in shown
+
+
+def test_a_redelivered_webhook_stores_nothing_new(app, post_ses):
+    notification = sns_notification(ses_bounce(recipients=THREE))
+    first, retried = post_ses(notification), post_ses(notification)  # SNS retries with the same MessageId
+    assert retried.status_code == 202 and retried.json == {"ids": first.json["ids"], "duplicates": 3}
+    again = post_ses(sns_notification(ses_bounce(recipients=THREE), message_id="another-sns-message"))
+    assert again.json == {"ids": first.json["ids"], "duplicates": 3}  # the same feedbackId: the same events
+    payloads, events = stored(app)
+    assert len(payloads) == 1 and len(events) == 3
+
+
+def test_a_sendgrid_batch_is_stored_once_and_repeated_events_in_it_are_duplicates(app, make_dealer, post_sendgrid,
+                                                                                   parses):
+    alpha = make_dealer("Alpha Motors")
+    account = {"X-Account-ID": str(alpha.account_id)}
+    bounce = sg("bounce", type="bounce", status="5.1.1", reason="550 5.1.1 no such user", **account)
+    response = post_sendgrid([bounce, sg("delivered"), bounce, sg("spamreport", email="angry@example.com", **account)])
+    assert response.json["duplicates"] == 1 and response.json["ids"][0] == response.json["ids"][1]
+    assert parses == {"SendGrid": 1}
+    [payload], events = stored(app)
+    assert len(json.loads(payload.raw)) == 4 and [e.payload_id for e in events] == [payload.id] * 2
+    assert [e.dedupe_key for e in events] == ["sendgrid:sg-bounce-bounce-1", "sendgrid:sg-spamreport--1"]
+    assert decision(alpha, "angry@example.com")["reason"] == "complained"
+
+
+def test_an_event_stored_before_payloads_were_kept_apart_is_read_from_its_raw_bytes(app, runner, dealer):
+    body = mailgun_body(failed("permanent", "bounce", 550, "5.1.1 The email account does not exist."),
+                        token="legacy-token")
+    with app.app_context():  # as 0003 stored it: the whole payload on the event row, nothing found yet
+        db.session.add(Event(source="mailgun", kind="auto", dedupe_key="mailgun:legacy-token", raw=body))
+        db.session.commit()
+        event_id = db.session.scalar(select(Event.id))
+    assert runner.invoke(args=["inbound", "retry", str(event_id)]).exit_code == 0
+    assert statuses(app) == [EventStatus.processed]
+    assert decision(dealer, "jane@example.com")["reason"] == "hard_bounce"

@@ -1,7 +1,8 @@
 """Provider webhook adapters: payloads as the providers document them, read into ProviderEvents;
-verification refuses what is not authentic; parse refuses malformed payloads with Rejected only.
+verification refuses what is not authentic; parse refuses malformed payloads with Rejected only;
+a bad setting stops the adapter being built.
 
-Pure functions: no database, no app, no network (SNS certificates are generated here).
+Pure objects: no database, no app, no network (SNS certificates are generated here).
 """
 from __future__ import annotations
 
@@ -25,16 +26,19 @@ from workers.findings import BOUNCE, COMPLAINT, OTHER
 from workers.providers import (
     ProviderEvent,
     Rejected,
-    adapter,
+    build,
     hardness,
     mailgun,
     postmark,
+    reader,
     sendgrid,
     ses,
 )
 
 NOW = 1_700_000_000.0
 HEADERS: dict[str, str] = {}
+# Adapters as built with no verification setting: for parsing (the header names are the defaults).
+SES, SENDGRID, MAILGUN, POSTMARK = ses.Ses(), sendgrid.SendGrid(), mailgun.Mailgun(), postmark.Postmark()
 
 
 def only(events: list[ProviderEvent]) -> ProviderEvent:
@@ -72,12 +76,6 @@ def rcpt(event: ProviderEvent):
 ])
 def test_hardness_reads_code_then_words_then_label(status, permanent, text, expected):
     assert hardness(status, permanent, text) == expected
-
-
-def test_adapter_returns_each_module_by_name():
-    assert adapter("ses") is ses and adapter("postmark") is postmark
-    with pytest.raises(ValueError):
-        adapter("smtp")
 
 
 # --- SES over SNS -----------------------------------------------------------------------------
@@ -150,7 +148,7 @@ def ses_bounce(bounce_type="Permanent", subtype="General", recipients=None):
 
 
 def ses_parse(inner: dict, **extra) -> list[ProviderEvent]:
-    return ses.parse(json.dumps(sns_notification(inner, **extra)).encode(), HEADERS)
+    return SES.parse(json.dumps(sns_notification(inner, **extra)).encode(), HEADERS)
 
 
 def test_ses_permanent_bounce_with_5_1_1_is_hard_and_names_the_original():
@@ -253,19 +251,19 @@ def test_ses_subscription_confirmation_gives_the_url_to_get():
                "TopicArn": TOPIC, "Message": "You have chosen to subscribe to the topic ...",
                "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=x&Token=y",
                "Timestamp": "2023-11-14T22:13:20.000Z"}
-    event = only(ses.parse(json.dumps(message).encode(), HEADERS))
+    event = only(SES.parse(json.dumps(message).encode(), HEADERS))
     assert event.subscription_url == message["SubscribeURL"]
     assert event.classification.kind == OTHER
     message["SubscribeURL"] = "https://attacker.example/?Action=ConfirmSubscription"
     with pytest.raises(Rejected):
-        ses.parse(json.dumps(message).encode(), HEADERS)
+        SES.parse(json.dumps(message).encode(), HEADERS)
 
 
 def test_ses_unsubscribe_confirmation_is_other():
     message = {"Type": "UnsubscribeConfirmation", "MessageId": "m-1", "Token": "t", "TopicArn": TOPIC,
                "Message": "You have chosen to deactivate subscription", "Timestamp": "2023-11-14T22:13:20.000Z",
                "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription"}
-    event = only(ses.parse(json.dumps(message).encode(), HEADERS))
+    event = only(SES.parse(json.dumps(message).encode(), HEADERS))
     assert event.classification.kind == OTHER and event.subscription_url is None
 
 
@@ -287,7 +285,7 @@ def test_ses_json_by_email_gets_the_webhooks_verdict_in_one_classification():
 
 def test_ses_notification_that_is_not_ses_json_is_rejected_and_long_keys_fit():
     with pytest.raises(Rejected):
-        ses.parse(json.dumps(dict(sns_notification({}), Message="Hello from the console")).encode(), HEADERS)
+        SES.parse(json.dumps(dict(sns_notification({}), Message="Hello from the console")).encode(), HEADERS)
     long_address = "x" * 240 + "@example.com"
     event = only(ses_parse(ses_bounce(recipients=[{"emailAddress": long_address, "status": "5.1.1"}])))
     assert len(event.dedupe_key) <= 200 and event.dedupe_key.startswith("ses:sha256:")
@@ -307,18 +305,18 @@ def test_ses_verify_accepts_a_signed_notification(sns_key, version):
     key, pem = sns_key
     fetch = Fetcher(pem)
     body = json.dumps(signed(sns_notification(ses_bounce()), key, version)).encode()
-    ses.verify(body, {"x-amz-sns-message-type": "Notification"}, {"SES_TOPIC_ARNS": TOPIC}, NOW, fetch_cert=fetch)
+    ses.Ses(ses.topic_arns(TOPIC), fetch_cert=fetch).verify(body, {"x-amz-sns-message-type": "Notification"}, NOW)
     assert fetch.urls == [CERT_URL]
 
 
 def test_ses_verify_accepts_a_subject_and_a_subscription_confirmation(sns_key):
     key, pem = sns_key
     with_subject = signed(sns_notification(ses_bounce(), Subject="Amazon SES Email Event Notification"), key)
-    ses.verify(json.dumps(with_subject).encode(), HEADERS, {}, NOW, fetch_cert=Fetcher(pem))
+    ses.Ses(fetch_cert=Fetcher(pem)).verify(json.dumps(with_subject).encode(), HEADERS, NOW)
     confirmation = signed({"Type": "SubscriptionConfirmation", "MessageId": "m", "Token": "t", "TopicArn": TOPIC,
                            "Message": "confirm", "Timestamp": "2023-11-14T22:13:20.000Z",
                            "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription"}, key)
-    ses.verify(json.dumps(confirmation).encode(), HEADERS, {"SES_TOPIC_ARNS": [TOPIC]}, NOW, fetch_cert=Fetcher(pem))
+    ses.Ses(ses.topic_arns([TOPIC]), fetch_cert=Fetcher(pem)).verify(json.dumps(confirmation).encode(), HEADERS, NOW)
 
 
 def test_ses_verify_refuses_a_tampered_message(sns_key):
@@ -326,7 +324,7 @@ def test_ses_verify_refuses_a_tampered_message(sns_key):
     message = signed(sns_notification(ses_bounce()), key)
     message["Message"] = message["Message"].replace("Jane@Example.com", "victim@example.com")
     with pytest.raises(Rejected, match="bad signature"):
-        ses.verify(json.dumps(message).encode(), HEADERS, {}, NOW, fetch_cert=Fetcher(pem))
+        ses.Ses(fetch_cert=Fetcher(pem)).verify(json.dumps(message).encode(), HEADERS, NOW)
 
 
 def test_ses_verify_refuses_a_signature_by_another_key(sns_key):
@@ -334,15 +332,15 @@ def test_ses_verify_refuses_a_signature_by_another_key(sns_key):
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     body = json.dumps(signed(sns_notification(ses_bounce()), other)).encode()
     with pytest.raises(Rejected, match="bad signature"):
-        ses.verify(body, HEADERS, {}, NOW, fetch_cert=Fetcher(pem))
+        ses.Ses(fetch_cert=Fetcher(pem)).verify(body, HEADERS, NOW)
 
 
 def test_ses_verify_refuses_a_topic_not_configured(sns_key):
     key, pem = sns_key
     body = json.dumps(signed(sns_notification(ses_bounce()), key)).encode()
     with pytest.raises(Rejected, match="topic"):
-        ses.verify(body, HEADERS, {"SES_TOPIC_ARNS": "arn:aws:sns:us-east-1:999999999999:other, arn:x"}, NOW,
-                   fetch_cert=Fetcher(pem))
+        ses.Ses(ses.topic_arns("arn:aws:sns:us-east-1:999999999999:other, arn:aws:sns:eu-west-1:123456789012:x"),
+                fetch_cert=Fetcher(pem)).verify(body, HEADERS, NOW)
 
 
 @pytest.mark.parametrize("url", [
@@ -359,7 +357,7 @@ def test_ses_verify_never_fetches_a_certificate_off_sns(sns_key, url):
     fetch = Fetcher(pem)
     body = json.dumps(signed(dict(sns_notification(ses_bounce()), SigningCertURL=url), key)).encode()
     with pytest.raises(Rejected, match="SigningCertURL"):
-        ses.verify(body, HEADERS, {}, NOW, fetch_cert=fetch)
+        ses.Ses(fetch_cert=fetch).verify(body, HEADERS, NOW)
     assert fetch.urls == []
 
 
@@ -370,21 +368,21 @@ def test_ses_verify_refuses_when_the_certificate_cannot_be_had_or_is_expired(sns
     def broken(url):
         raise OSError("connection refused")
     with pytest.raises(Rejected, match="certificate unavailable"):
-        ses.verify(body, HEADERS, {}, NOW, fetch_cert=broken)
+        ses.Ses(fetch_cert=broken).verify(body, HEADERS, NOW)
     with pytest.raises(Rejected, match="certificate unavailable"):
-        ses.verify(body, HEADERS, {}, NOW, fetch_cert=lambda url: b"not a certificate")
+        ses.Ses(fetch_cert=lambda url: b"not a certificate").verify(body, HEADERS, NOW)
     with pytest.raises(Rejected, match="expired"):
-        ses.verify(body, HEADERS, {}, NOW + 400 * 86400, fetch_cert=Fetcher(pem))
+        ses.Ses(fetch_cert=Fetcher(pem)).verify(body, HEADERS, NOW + 400 * 86400)
 
 
 def test_ses_verify_refuses_an_unknown_signature_version_and_a_type_mismatch(sns_key):
     key, pem = sns_key
     message = signed(sns_notification(ses_bounce()), key)
     with pytest.raises(Rejected, match="SignatureVersion"):
-        ses.verify(json.dumps(dict(message, SignatureVersion="3")).encode(), HEADERS, {}, NOW, fetch_cert=Fetcher(pem))
+        ses.Ses(fetch_cert=Fetcher(pem)).verify(json.dumps(dict(message, SignatureVersion="3")).encode(), HEADERS, NOW)
     with pytest.raises(Rejected, match="x-amz-sns-message-type"):
-        ses.verify(json.dumps(message).encode(), {"X-Amz-Sns-Message-Type": "SubscriptionConfirmation"}, {}, NOW,
-                   fetch_cert=Fetcher(pem))
+        ses.Ses(fetch_cert=Fetcher(pem)).verify(json.dumps(message).encode(),
+                                                {"X-Amz-Sns-Message-Type": "SubscriptionConfirmation"}, NOW)
 
 
 # --- SendGrid ---------------------------------------------------------------------------------
@@ -420,7 +418,7 @@ SENDGRID_BATCH = [
 
 
 def sendgrid_events() -> dict[str, ProviderEvent]:
-    events = sendgrid.parse(json.dumps(SENDGRID_BATCH).encode(), HEADERS)
+    events = SENDGRID.parse(json.dumps(SENDGRID_BATCH).encode(), HEADERS)
     return {e.dedupe_key.removeprefix("sendgrid:"): e for e in events}
 
 
@@ -462,20 +460,21 @@ def test_sendgrid_spamreport_is_a_complaint_and_unsubscribes_are_opt_outs():
 
 
 def test_sendgrid_group_unsubscribe_is_from_the_list_custom_arg_or_the_group():
-    named = only(sendgrid.parse(json.dumps([sg("group_unsubscribe", asm_group_id=10,
+    named = only(SENDGRID.parse(json.dumps([sg("group_unsubscribe", asm_group_id=10,
                                                 **{"X-List-ID": "spring-offers"})]).encode(), HEADERS))
     assert named.unsubscribe and named.unsubscribe_list == "spring-offers"
     assert named.classification.original.list_name == "spring-offers"
-    unnamed = only(sendgrid.parse(json.dumps([sg("group_unsubscribe", asm_group_id=10)]).encode(), HEADERS))
+    unnamed = only(SENDGRID.parse(json.dumps([sg("group_unsubscribe", asm_group_id=10)]).encode(), HEADERS))
     assert unnamed.unsubscribe_list == "sendgrid-group-10"
-    other_arg = only(sendgrid.parse(json.dumps([sg("group_unsubscribe", asm_group_id=10, Topic="service")]).encode(),
-                                    HEADERS, list_header="topic"))
+    by_topic = sendgrid.SendGrid(list_header="topic")
+    other_arg = only(by_topic.parse(json.dumps([sg("group_unsubscribe", asm_group_id=10, Topic="service")]).encode(),
+                                    HEADERS))
     assert other_arg.unsubscribe_list == "service"
 
 
 def test_sendgrid_unsubscribe_and_spamreport_are_for_the_whole_account_whatever_the_list():
     batch = [sg(name, **{"X-List-ID": "spring-offers"}) for name in ("unsubscribe", "spamreport")]
-    unsubscribe, complaint = sendgrid.parse(json.dumps(batch).encode(), HEADERS)
+    unsubscribe, complaint = SENDGRID.parse(json.dumps(batch).encode(), HEADERS)
     assert unsubscribe.unsubscribe and unsubscribe.unsubscribe_list is None
     assert not complaint.unsubscribe and complaint.unsubscribe_list is None
     assert complaint.classification.original.list_name == "spring-offers"  # kept as evidence
@@ -483,9 +482,13 @@ def test_sendgrid_unsubscribe_and_spamreport_are_for_the_whole_account_whatever_
 
 def test_sendgrid_event_without_an_id_gets_a_stable_key_of_its_own():
     first, second = sg("spamreport", sg_event_id=None), sg("spamreport", sg_event_id=None, email="bob@example.org")
-    keys = [e.dedupe_key for e in sendgrid.parse(json.dumps([first, second]).encode(), HEADERS)]
+    keys = [e.dedupe_key for e in SENDGRID.parse(json.dumps([first, second]).encode(), HEADERS)]
     assert keys[0] != keys[1]
-    assert keys == [e.dedupe_key for e in sendgrid.parse(json.dumps([first, second]).encode(), HEADERS)]
+    assert keys == [e.dedupe_key for e in SENDGRID.parse(json.dumps([first, second]).encode(), HEADERS)]
+
+
+SENDGRID_SDK_KEY = ("MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEDr2LjtURuePQzplybdC+u4CwrqDqBaWjcMMsTbhdbcwHBcepxo7yAQG"
+                    "hHPTnlvFYPAZFceEu/1FwCM/QmGUhA==")  # SendGrid's SDK tests' public key (sendgrid-nodejs)
 
 
 @pytest.fixture(scope="module")
@@ -504,41 +507,41 @@ def test_sendgrid_verify_accepts_a_signed_batch(sendgrid_key):
     key, configured = sendgrid_key
     body = json.dumps(SENDGRID_BATCH).encode()
     lower = {k.lower(): v for k, v in sendgrid_headers(key, body).items()}
-    sendgrid.verify(body, lower, configured, NOW)
+    sendgrid.SendGrid.from_settings(configured).verify(body, lower, NOW)
 
 
 def test_sendgrid_verify_refuses_tampered_unsigned_and_other_keys(sendgrid_key):
     key, configured = sendgrid_key
+    adapter = sendgrid.SendGrid.from_settings(configured)
     body = json.dumps(SENDGRID_BATCH).encode()
     headers = sendgrid_headers(key, body)
     with pytest.raises(Rejected, match="bad signature"):
-        sendgrid.verify(body.replace(b"Jane", b"Joan"), headers, configured, NOW)
+        adapter.verify(body.replace(b"Jane", b"Joan"), headers, NOW)
     with pytest.raises(Rejected, match="bad signature"):
-        sendgrid.verify(body, dict(headers, **{sendgrid.TIMESTAMP_HEADER: "1700000001"}), configured, NOW)
+        adapter.verify(body, dict(headers, **{sendgrid.TIMESTAMP_HEADER: "1700000001"}), NOW)
     with pytest.raises(Rejected, match="missing"):
-        sendgrid.verify(body, {}, configured, NOW)
+        adapter.verify(body, {}, NOW)
     other = ec.generate_private_key(ec.SECP256R1())
     with pytest.raises(Rejected, match="bad signature"):
-        sendgrid.verify(body, sendgrid_headers(other, body), configured, NOW)
-    with pytest.raises(Rejected, match="not a public key"):
-        sendgrid.verify(body, headers, {"SENDGRID_VERIFICATION_KEY": "bm90IGEga2V5"}, NOW)
+        adapter.verify(body, sendgrid_headers(other, body), NOW)
+    with pytest.raises(ValueError, match="SENDGRID_VERIFICATION_KEY is not a public key"):
+        sendgrid.SendGrid.from_settings({"SENDGRID_VERIFICATION_KEY": "bm90IGEga2V5"})
 
 
 def test_sendgrid_verify_accepts_sendgrids_own_published_example():
     # The key, signature and payload of SendGrid's SDK tests (sendgrid-nodejs eventwebhook).
-    key = ("MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEDr2LjtURuePQzplybdC+u4CwrqDqBaWjcMMsTbhdbcwHBcepxo7yAQGhHPTnlvF"
-           "YPAZFceEu/1FwCM/QmGUhA==")
+    adapter = sendgrid.SendGrid(SENDGRID_SDK_KEY)
     headers = {sendgrid.SIGNATURE_HEADER: "MEUCIQCtIHJeH93Y+qpYeWrySphQgpNGNr/U+UyUlBkU6n7RAwIgJTz2C+8a8xonZGi6BpSzoQs"
                                           "bVRamr2nlxFDWYNH2j/0=", sendgrid.TIMESTAMP_HEADER: "1588788367"}
     body = b'{"category":"example_payload","event":"test_event","message_id":"message_id"}'
-    sendgrid.verify(body, headers, {"SENDGRID_VERIFICATION_KEY": key}, NOW)
+    adapter.verify(body, headers, NOW)
     with pytest.raises(Rejected):
-        sendgrid.verify(body + b"\r\n", headers, {"SENDGRID_VERIFICATION_KEY": key}, NOW)
+        adapter.verify(body + b"\r\n", headers, NOW)
 
 
 def test_sendgrid_verify_accepts_anything_when_no_key_is_configured():
-    sendgrid.verify(b"[]", {}, {}, NOW)
-    sendgrid.verify(b"[]", {}, {"SENDGRID_VERIFICATION_KEY": ""}, NOW)
+    sendgrid.SendGrid().verify(b"[]", {}, NOW)
+    sendgrid.SendGrid.from_settings({"SENDGRID_VERIFICATION_KEY": ""}).verify(b"[]", {}, NOW)
 
 
 # --- Mailgun ----------------------------------------------------------------------------------
@@ -572,7 +575,7 @@ def failed(severity: str, reason: str, code: int, message: str, description: str
 
 
 def mailgun_parse(event_data: dict, **kwargs) -> ProviderEvent:
-    return only(mailgun.parse(json.dumps(mailgun_payload(event_data, **kwargs)).encode(), HEADERS))
+    return only(MAILGUN.parse(json.dumps(mailgun_payload(event_data, **kwargs)).encode(), HEADERS))
 
 
 def test_mailgun_permanent_failure_for_an_unknown_user_is_hard():
@@ -627,26 +630,26 @@ def test_mailgun_unsubscribe_is_from_the_list_in_the_user_variables():
 
 def test_mailgun_verify_accepts_a_fresh_signed_payload():
     body = json.dumps(mailgun_payload(mg("complained"), timestamp=int(NOW) - 299)).encode()
-    mailgun.verify(body, HEADERS, {"MAILGUN_SIGNING_KEY": MAILGUN_KEY}, NOW)
+    mailgun.Mailgun.from_settings({"MAILGUN_SIGNING_KEY": MAILGUN_KEY}).verify(body, HEADERS, NOW)
 
 
 def test_mailgun_verify_refuses_bad_signature_stale_or_future_timestamp_and_no_key():
-    configured = {"MAILGUN_SIGNING_KEY": MAILGUN_KEY}
+    configured = mailgun.Mailgun(MAILGUN_KEY)
     with pytest.raises(Rejected, match="bad signature"):
-        mailgun.verify(json.dumps(mailgun_payload(mg("complained"), key="another-key")).encode(), HEADERS,
-                       configured, NOW)
+        configured.verify(json.dumps(mailgun_payload(mg("complained"), key="another-key")).encode(), HEADERS, NOW)
     tampered = mailgun_payload(mg("complained"))
     tampered["signature"]["token"] += "0"
     with pytest.raises(Rejected, match="bad signature"):
-        mailgun.verify(json.dumps(tampered).encode(), HEADERS, configured, NOW)
+        configured.verify(json.dumps(tampered).encode(), HEADERS, NOW)
     for timestamp in (int(NOW) - 301, int(NOW) + 301):
         with pytest.raises(Rejected, match="timestamp"):
-            mailgun.verify(json.dumps(mailgun_payload(mg("complained"), timestamp=timestamp)).encode(), HEADERS,
-                           configured, NOW)
+            configured.verify(json.dumps(mailgun_payload(mg("complained"), timestamp=timestamp)).encode(), HEADERS,
+                              NOW)
     stale = json.dumps(mailgun_payload(mg("complained"), timestamp=int(NOW) - 3000)).encode()
-    mailgun.verify(stale, HEADERS, dict(configured, MAILGUN_MAX_AGE=3600), NOW)
+    mailgun.Mailgun.from_settings({"MAILGUN_SIGNING_KEY": MAILGUN_KEY, "MAILGUN_MAX_AGE": 3600}).verify(
+        stale, HEADERS, NOW)
     with pytest.raises(Rejected, match="not configured"):
-        mailgun.verify(stale, HEADERS, {}, NOW)
+        mailgun.Mailgun().verify(stale, HEADERS, NOW)
 
 
 def test_mailgun_a_replayed_token_is_the_same_event_whatever_it_carries():
@@ -670,7 +673,7 @@ def pm_bounce(type_: str, details: str = "Test bounce details", **fields) -> dic
 
 
 def postmark_parse(payload: dict) -> ProviderEvent:
-    return only(postmark.parse(json.dumps(payload).encode(), HEADERS))
+    return only(POSTMARK.parse(json.dumps(payload).encode(), HEADERS))
 
 
 def test_postmark_hard_bounce_reads_details_not_the_generic_description():
@@ -763,52 +766,55 @@ def basic(user: str, password: str) -> dict[str, str]:
 
 
 def test_postmark_verify_with_a_token_needs_it_in_basic_auth_or_the_token_header():
-    configured, body = {"POSTMARK_WEBHOOK_TOKEN": "s3cret-token"}, json.dumps(pm_bounce("HardBounce")).encode()
-    postmark.verify(body, basic("postmark", "s3cret-token"), configured, NOW)
-    postmark.verify(body, basic("s3cret-token", ""), configured, NOW)
-    postmark.verify(body, {"x-webhook-token": "s3cret-token"}, configured, NOW)
+    configured = postmark.Postmark.from_settings({"POSTMARK_WEBHOOK_TOKEN": "s3cret-token"})
+    body = json.dumps(pm_bounce("HardBounce")).encode()
+    configured.verify(body, basic("postmark", "s3cret-token"), NOW)
+    configured.verify(body, basic("s3cret-token", ""), NOW)
+    configured.verify(body, {"x-webhook-token": "s3cret-token"}, NOW)
     for headers in ({}, basic("postmark", "wrong"), {"X-Webhook-Token": "s3cret"}, {"Authorization": "Basic !!"},
                     {"Authorization": "Bearer s3cret-token"}):
         with pytest.raises(Rejected, match="token"):
-            postmark.verify(body, headers, configured, NOW)
+            configured.verify(body, headers, NOW)
 
 
 def test_postmark_verify_without_a_token_accepts():
-    postmark.verify(b"{}", {}, {}, NOW)
+    postmark.Postmark().verify(b"{}", {}, NOW)
 
 
 # --- Malformed payloads: Rejected, never another exception ------------------------------------
 
-ADAPTER_MODULES = [ses, sendgrid, mailgun, postmark]
+PARSERS = {"ses": SES, "sendgrid": SENDGRID, "mailgun": MAILGUN, "postmark": POSTMARK}
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
     max_leaves=20)
 
 
-def check_parse(module, body: bytes) -> None:
+def check_parse(adapter, body: bytes) -> None:
+    """parse gives Rejected or events, and each event's finding, through JSON, is the event again."""
     try:
-        events = module.parse(body, HEADERS)
+        events = adapter.parse(body, HEADERS)
     except Rejected:
         return
     assert isinstance(events, list)
     for event in events:
         assert isinstance(event, ProviderEvent) and len(event.dedupe_key) <= 200
-        event.classification.as_json()
+        # What ingest stores for the worker (events.finding) gives the same event back.
+        assert ProviderEvent.from_finding(event.dedupe_key, json.loads(json.dumps(event.finding()))) == event
 
 
-@pytest.mark.parametrize("module", ADAPTER_MODULES, ids=lambda m: m.PROVIDER)
+@pytest.mark.parametrize("name", sorted(PARSERS))
 @settings(max_examples=200)
 @given(body=st.binary(max_size=200))
-def test_parse_of_random_bytes_is_rejected_or_a_list(module, body):
-    check_parse(module, body)
+def test_parse_of_random_bytes_is_rejected_or_a_list(name, body):
+    check_parse(PARSERS[name], body)
 
 
-@pytest.mark.parametrize("module", ADAPTER_MODULES, ids=lambda m: m.PROVIDER)
+@pytest.mark.parametrize("name", sorted(PARSERS))
 @settings(max_examples=200)
 @given(value=json_values)
-def test_parse_of_random_json_is_rejected_or_a_list(module, value):
-    check_parse(module, json.dumps(value).encode())
+def test_parse_of_random_json_is_rejected_or_a_list(name, value):
+    check_parse(PARSERS[name], json.dumps(value).encode())
 
 
 def paths(value, prefix=()):
@@ -852,27 +858,82 @@ def mutations(draw, samples):
 @settings(max_examples=300)
 @given(data=st.data())
 def test_parse_of_realistic_payloads_with_one_value_replaced_is_rejected_or_a_list(name, data):
-    check_parse(adapter(name), json.dumps(data.draw(mutations(SAMPLES[name]))).encode())
+    check_parse(PARSERS[name], json.dumps(data.draw(mutations(SAMPLES[name]))).encode())
 
 
 @settings(max_examples=300)
 @given(inner=mutations(SES_INNER), envelope_change=mutations([sns_notification({})]))
 def test_ses_parse_of_notifications_with_one_value_replaced_is_rejected_or_a_list(inner, envelope_change):
-    check_parse(ses, json.dumps(sns_notification(inner)).encode())
-    check_parse(ses, json.dumps(envelope_change).encode())
+    check_parse(SES, json.dumps(sns_notification(inner)).encode())
+    check_parse(SES, json.dumps(envelope_change).encode())
 
 
-@pytest.mark.parametrize("module", ADAPTER_MODULES, ids=lambda m: m.PROVIDER)
+def test_what_ingest_stores_for_an_event_gives_the_worker_the_same_event():
+    confirmation = {"Type": "SubscriptionConfirmation", "MessageId": "m", "Token": "t", "TopicArn": TOPIC,
+                    "Message": "confirm", "Timestamp": "2023-11-14T22:13:20.000Z",
+                    "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription"}
+    samples = [*SENDGRID.parse(json.dumps(SENDGRID_BATCH).encode(), HEADERS), *ses_parse(ses_bounce()),
+               *SES.parse(json.dumps(confirmation).encode(), HEADERS),
+               postmark_parse(subscription_change(Metadata={"X-List-ID": "spring-offers"}))]
+    assert {e.unsubscribe_list for e in samples} >= {"sendgrid-group-10", "spring-offers"}
+    assert any(e.subscription_url for e in samples) and any(e.classification.original.dkim_domains for e in samples)
+    for event in samples:
+        assert ProviderEvent.from_finding(event.dedupe_key, json.loads(json.dumps(event.finding()))) == event
+
+
+VERIFIERS = {"ses": ses.Ses(fetch_cert=lambda url: b"junk"), "sendgrid": sendgrid.SendGrid(SENDGRID_SDK_KEY),
+             "mailgun": mailgun.Mailgun(MAILGUN_KEY), "postmark": postmark.Postmark("t")}
+
+
+@pytest.mark.parametrize("name", sorted(VERIFIERS))
 @settings(max_examples=100)
 @given(value=json_values, raw=st.binary(max_size=100))
-def test_verify_of_junk_is_rejected_or_accepted_never_an_error(module, value, raw):
-    configured = {"MAILGUN_SIGNING_KEY": MAILGUN_KEY, "POSTMARK_WEBHOOK_TOKEN": "t",
-                  "SENDGRID_VERIFICATION_KEY": "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEDr2LjtURuePQzplybdC+u4CwrqDqBaWjcM"
-                                               "MsTbhdbcwHBcepxo7yAQGhHPTnlvFYPAZFceEu/1FwCM/QmGUhA=="}
-    extra = {"fetch_cert": lambda url: b"junk"} if module is ses else {}
+def test_verify_of_junk_is_rejected_or_accepted_never_an_error(name, value, raw):
     junk_headers = {sendgrid.SIGNATURE_HEADER: "MEUCIQ==", sendgrid.TIMESTAMP_HEADER: "1", "Authorization": "Basic x"}
     for body in (json.dumps(value).encode(), raw):
         try:
-            module.verify(body, junk_headers, configured, NOW, **extra)
+            VERIFIERS[name].verify(body, junk_headers, NOW)
         except Rejected:
             pass
+
+
+# --- Built once, from the settings ------------------------------------------------------------
+
+def test_build_makes_an_adapter_for_each_webhook_switched_on_with_the_header_settings():
+    assert build({"SES_TOPIC_ARNS": "", "SENDGRID_VERIFICATION_KEY": " ", "MAILGUN_SIGNING_KEY": None}) == {}
+    built = build({"SES_TOPIC_ARNS": TOPIC, "SENDGRID_VERIFICATION_KEY": SENDGRID_SDK_KEY,
+                   "MAILGUN_SIGNING_KEY": "k", "MAILGUN_MAX_AGE": "60", "POSTMARK_WEBHOOK_TOKEN": "t",
+                   "ACCOUNT_HEADER": "X-Dealer", "LIST_HEADER": "X-Campaign-List"})
+    assert [type(a) for a in built.values()] == [ses.Ses, sendgrid.SendGrid, mailgun.Mailgun, postmark.Postmark]
+    assert built["ses"].topics == {TOPIC} and built["mailgun"].max_age == 60
+    event = only(built["sendgrid"].parse(json.dumps([sg("unsubscribe", **{"X-Dealer": "7"})]).encode(), HEADERS))
+    assert event.classification.original.account_header == "7"
+    assert reader("postmark", {"LIST_HEADER": "X-Campaign-List"}).list_header == "X-Campaign-List"
+    with pytest.raises(ValueError):
+        reader("smtp", {})
+
+
+@pytest.mark.parametrize(("settings", "named"), [
+    ({"SENDGRID_VERIFICATION_KEY": "bm90IGEga2V5"}, "SENDGRID_VERIFICATION_KEY"),  # base64, not a key
+    ({"SENDGRID_VERIFICATION_KEY": "not base64!"}, "SENDGRID_VERIFICATION_KEY"),
+    ({"SENDGRID_VERIFICATION_KEY": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"},
+     "SENDGRID_VERIFICATION_KEY"),
+    ({"MAILGUN_SIGNING_KEY": "k", "MAILGUN_MAX_AGE": "five minutes"}, "MAILGUN_MAX_AGE"),
+    ({"MAILGUN_SIGNING_KEY": "k", "MAILGUN_MAX_AGE": -1}, "MAILGUN_MAX_AGE"),
+    ({"MAILGUN_SIGNING_KEY": "k", "MAILGUN_MAX_AGE": "nan"}, "MAILGUN_MAX_AGE"),
+    ({"SES_TOPIC_ARNS": "ses-feedback"}, "SES_TOPIC_ARNS"),  # a topic's name, not its ARN
+    ({"SES_TOPIC_ARNS": [TOPIC, "arn:aws:sqs:us-east-1:123456789012:queue"]}, "SES_TOPIC_ARNS"),
+])
+def test_build_refuses_a_bad_setting_naming_it(settings, named):
+    with pytest.raises(ValueError, match=named):
+        build(settings)
+
+
+def test_a_sendgrid_key_that_is_not_p256_is_refused_when_the_adapter_is_built():
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=1024).public_key()
+    der = rsa_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    p384 = ec.generate_private_key(ec.SECP384R1()).public_key()
+    pem = p384.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    for configured in (base64.b64encode(der).decode(), pem):
+        with pytest.raises(ValueError, match="SENDGRID_VERIFICATION_KEY is not a P-256"):
+            sendgrid.SendGrid(configured)

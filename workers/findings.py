@@ -47,3 +47,12 @@ class Classification:
     def as_json(self) -> dict:
         """Plain values for JSON (the `classify` CLI, the events table)."""
         return asdict(self)
+
+    @classmethod
+    def from_json(cls, value: dict) -> Classification:
+        """The Classification `as_json` gave."""
+        original = dict(value.get("original") or {})
+        original["dkim_domains"] = tuple(original.get("dkim_domains") or ())
+        return cls(value["kind"], tuple(RecipientResult(**r) for r in value.get("recipients") or ()),
+                   feedback_type=value.get("feedback_type"), original=Original(**original),
+                   detail=value.get("detail"))

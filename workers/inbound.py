@@ -1,24 +1,19 @@
 """The inbound service: what every entry point (the HTTP endpoints, `flask --app wsgi inbound
 ingest`) does with a message or a provider's webhook. Store it raw first, commit, then queue
-it; nothing reads a payload before it is stored."""
+it. A message is read by the worker; a webhook is verified and parsed here, once (its dedupe
+keys are in it), and stored with what was found, which the worker then acts on."""
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import orjson
 from flask import current_app
 
 from suppression import events
 from suppression.db import db
 from suppression.errors import Forbidden, Invalid, TooLarge, Unauthenticated
 from workers import providers, queues
-
-# Providers sign their webhooks; they cannot send our API key. Each endpoint answers only when
-# its verification is configured: an open endpoint would let anyone suppress any address.
-PROVIDER_SETTINGS = {"ses": "SES_TOPIC_ARNS", "sendgrid": "SENDGRID_VERIFICATION_KEY",
-                     "mailgun": "MAILGUN_SIGNING_KEY", "postmark": "POSTMARK_WEBHOOK_TOKEN"}
 
 
 @dataclass(frozen=True)
@@ -43,33 +38,27 @@ def accept_mail(raw: bytes, kind: str = "auto") -> Accepted:
 
 
 def accept_webhook(provider: str, body: bytes, headers: Mapping[str, str]) -> tuple[list[int], int]:
-    """Verify and store a provider's webhook, one event per provider event, and queue them:
-    (the event ids, how many were duplicates)."""
-    setting = PROVIDER_SETTINGS[provider]
-    if not current_app.config[setting]:
-        raise Forbidden(f"the {provider} webhook is off: set {setting}", code="provider_not_configured")
-    adapter = providers.adapter(provider)
+    """Verify and parse a provider's webhook, store its body once and one event per provider event
+    with what was found for it, and queue the new ones: (the event ids, how many were duplicates)."""
+    adapter = _adapter(provider)
     try:
-        adapter.verify(body, headers, current_app.config, time.time())
+        adapter.verify(body, headers, time.time())
     except providers.Rejected as exc:
         raise Unauthenticated(f"{provider} payload refused: {exc}", code="bad_signature") from None
     try:
-        found = [(raw, event) for raw in _items(provider, body)
-                 for event in adapter.parse(raw, headers, current_app.config["ACCOUNT_HEADER"])]
-    except (providers.Rejected, orjson.JSONDecodeError) as exc:
+        found = adapter.parse(body, headers)
+    except providers.Rejected as exc:
         raise Invalid(f"{provider} payload unreadable: {exc}", code="malformed_payload") from None
-    stored = events.store(provider, [(raw, event.dedupe_key) for raw, event in found])
+    stored = events.store_payload(provider, body, [(event.dedupe_key, event.finding()) for event in found])
     db.session.commit()
     queues.enqueue_events([event_id for event_id, new in stored if new])
     return [event_id for event_id, _ in stored], sum(not new for _, new in stored)
 
 
-def _items(provider: str, body: bytes) -> list[bytes]:
-    """The payload, or for SendGrid's batches each event on its own (as a batch of one), so an
-    event row holds its own event, not the whole batch."""
-    if provider != "sendgrid":
-        return [body]
-    batch = orjson.loads(body) if body.strip() else None
-    if not isinstance(batch, list):
-        raise providers.Rejected("a SendGrid payload is a JSON array")
-    return [orjson.dumps([item]) for item in batch]
+def _adapter(provider: str) -> providers.Adapter:
+    """The provider's adapter, built at start-up; Forbidden while its webhook is off."""
+    adapter = current_app.extensions["providers"].get(provider)
+    if adapter is None:
+        setting = providers.SWITCHES[provider]
+        raise Forbidden(f"the {provider} webhook is off: set {setting}", code="provider_not_configured")
+    return adapter

@@ -9,11 +9,11 @@ from suppression.models.accounts import (
 from suppression.models.audit import AuditEntry
 from suppression.models.bounces import SoftBounce
 from suppression.models.counters import DailyCount
-from suppression.models.events import Event, EventStatus
+from suppression.models.events import Event, EventStatus, Payload
 from suppression.models.suppressions import Reason, Suppression
 
 __all__ = [
     "Account", "AccountDomain", "AccountStatus", "ApiKey", "AuditEntry", "DailyCount", "Event", "EventStatus", "Reason",
-    "Role", "SoftBounce",
+    "Payload", "Role", "SoftBounce",
     "Suppression",
 ]

@@ -1,4 +1,8 @@
-"""Inbound events: every message and provider payload, stored raw before anything reads it."""
+"""Inbound events: every message and provider payload, stored raw before anything reads it.
+
+A message is one event, its raw bytes on the event row. A provider's payload (a webhook's body)
+may hold many events (an SES notification for three recipients, a SendGrid batch): it is
+stored once, in `payloads`, and each event of it holds what the adapter found for it."""
 from __future__ import annotations
 
 import enum
@@ -18,6 +22,17 @@ class EventStatus(str, enum.Enum):
     ignored = "ignored"  # read, and nothing to do (a delivery report, a not-spam report)
 
 
+class Payload(db.Model):
+    """A provider's webhook body as it arrived, kept as evidence for its events."""
+
+    __tablename__ = "payloads"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))  # ses, sendgrid, mailgun, postmark
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
 class Event(db.Model):
     """One inbound message or provider event. `dedupe_key` makes the same message or provider
     event, delivered twice, one row."""
@@ -29,7 +44,12 @@ class Event(db.Model):
     source: Mapped[str] = mapped_column(String(16))  # mail, ses, sendgrid, mailgun, postmark
     kind: Mapped[str] = mapped_column(String(16), default="auto")  # what the sender said it is
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
-    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)  # a message's bytes; None for a provider event
+    # A provider event: the payload it came in, and what the provider's adapter found for it at
+    # ingest (classification, opt-out and its list, SNS subscription URL, time), so that the
+    # worker acts on it without parsing the payload again. None for messages and older events.
+    payload_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("payloads.id", ondelete="SET NULL"))
+    finding: Mapped[dict | None] = mapped_column(JSON)
     status: Mapped[EventStatus] = mapped_column(Enum(EventStatus, native_enum=False, length=16),
                                                 default=EventStatus.pending)
     attempts: Mapped[int] = mapped_column(default=0)

@@ -13,7 +13,15 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from suppression.db import db
-from suppression.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, TooLarge, Unauthenticated
+from suppression.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    TooLarge,
+    Unauthenticated,
+)
 
 log = logging.getLogger(__name__)
 

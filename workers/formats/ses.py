@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 
-from config import ACCOUNT_HEADER, LIST_HEADER
 from workers import mime
 from workers.findings import OTHER, Classification
 from workers.providers import Rejected, ses
@@ -16,9 +15,9 @@ from workers.providers import Rejected, ses
 MAX_JSON = 200_000
 
 
-def read(root: mime.Part, account_header: str = ACCOUNT_HEADER.lower(),
-         list_header: str = LIST_HEADER.lower()) -> Classification | None:
-    """A Classification for an SES notification e-mail; None when the message is not one."""
+def read(root: mime.Part, account_header: str, list_header: str) -> Classification | None:
+    """A Classification for an SES notification e-mail (the two header names as for the webhook); None
+    when the message is not one."""
     event = _event(root)
     if event is None or not (event.get("notificationType") or event.get("eventType")):
         return None

@@ -1,13 +1,15 @@
-"""Provider webhook adapters: one module per provider (ses, sendgrid, mailgun, postmark).
+"""Provider webhook adapters: one class per provider (ses.Ses, sendgrid.SendGrid, mailgun.Mailgun,
+postmark.Postmark), each built once, when the app starts, from the settings (`build`), so that a bad
+key or setting stops the start rather than the first webhook.
 
-Each module has the same two pure functions (no database, no Flask, no network; SES's
-certificate fetch is a parameter):
+Each adapter has the same two pure methods (no database, no Flask, no network; SES's certificate
+fetch is given to its constructor):
 
-- `verify(body, headers, settings, now)`: raises `Rejected` when the payload is not authentic
-  or not acceptable; returns None otherwise.
-- `parse(body, headers, account_header, list_header)`: the payload as
-  a list of `ProviderEvent`, one per recipient; raises `Rejected` (never anything else) when the
-  payload is malformed. The two header names are looked up where the provider keeps the sender's
+- `verify(body, headers, now)`: raises `Rejected` when the payload is not authentic or not
+  acceptable; returns None otherwise.
+- `parse(body, headers)`: the payload as a list of `ProviderEvent`, one per recipient; raises
+  `Rejected` (never anything else) when the payload is malformed. The account header and the list
+  header (settings ACCOUNT_HEADER, LIST_HEADER) are looked up where the provider keeps the sender's
   own values (custom args, user variables, metadata, the original's headers).
 
 The helpers below are shared by the adapters: JSON loading that only ever raises `Rejected`,
@@ -23,12 +25,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parseaddr
-from types import ModuleType
+from typing import Protocol
 
+import config
 from workers.findings import Classification, RecipientResult
 from workers.status import interpret
 
 ADAPTERS = ("ses", "sendgrid", "mailgun", "postmark")
+_CLASSES = {"ses": "Ses", "sendgrid": "SendGrid", "mailgun": "Mailgun", "postmark": "Postmark"}
+# The setting that switches each webhook on. Providers cannot send our API key, so an endpoint
+# answers only once its verification is configured: an open one would let anyone suppress any address.
+SWITCHES = {"ses": "SES_TOPIC_ARNS", "sendgrid": "SENDGRID_VERIFICATION_KEY", "mailgun": "MAILGUN_SIGNING_KEY",
+            "postmark": "POSTMARK_WEBHOOK_TOKEN"}
 MAX_KEY = 200  # events.dedupe_key is String(200)
 MAX_DIAGNOSTIC = 500
 
@@ -48,12 +56,60 @@ class ProviderEvent:
     subscription_url: str | None = None  # SNS SubscriptionConfirmation: GET it once to confirm
     occurred_at: str | None = None  # ISO 8601 in UTC, when the provider says it happened
 
+    def finding(self) -> dict:
+        """What was found, as plain JSON values (stored with the event; the key is stored beside it)."""
+        return {"classification": self.classification.as_json(), "unsubscribe": self.unsubscribe,
+                "unsubscribe_list": self.unsubscribe_list, "subscription_url": self.subscription_url,
+                "occurred_at": self.occurred_at}
 
-def adapter(name: str) -> ModuleType:
-    """The adapter module for provider `name` (one of ADAPTERS)."""
+    @classmethod
+    def from_finding(cls, dedupe_key: str, finding: Mapping[str, object]) -> ProviderEvent:
+        """The event `finding()` gave, back from its JSON."""
+        return cls(dedupe_key, Classification.from_json(finding["classification"]),
+                   unsubscribe=bool(finding.get("unsubscribe")), unsubscribe_list=finding.get("unsubscribe_list"),
+                   subscription_url=finding.get("subscription_url"), occurred_at=finding.get("occurred_at"))
+
+
+class Adapter(Protocol):
+    """What every provider's adapter offers (see the module docstring)."""
+
+    def verify(self, body: bytes, headers: Mapping[str, str], now: float) -> None: ...
+
+    def parse(self, body: bytes, headers: Mapping[str, str]) -> list[ProviderEvent]: ...
+
+
+def build(settings: Mapping[str, object]) -> dict[str, Adapter]:
+    """The adapter of each provider whose webhook is switched on (SWITCHES), by name.
+    SettingsError, naming the setting, when a setting is unusable."""
+    try:
+        return {name: _class(name).from_settings(settings) for name, switch in SWITCHES.items()
+                if _is_set(settings.get(switch))}
+    except ValueError as exc:
+        raise config.SettingsError(str(exc)) from None
+
+
+def reader(name: str, settings: Mapping[str, object]) -> Adapter:
+    """Provider `name`'s adapter without its verification settings: for parsing alone."""
+    return _class(name)(**header_names(settings))
+
+
+def header_names(settings: Mapping[str, object]) -> dict[str, str]:
+    """The account and list header names, as the adapters' keyword arguments."""
+    return {"account_header": setting_text(settings, "ACCOUNT_HEADER") or config.ACCOUNT_HEADER,
+            "list_header": setting_text(settings, "LIST_HEADER") or config.LIST_HEADER}
+
+
+def _is_set(value: object) -> bool:
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(str(item).strip() for item in value)
+    return value is not None and bool(str(value).strip())
+
+
+def _class(name: str) -> type:
     if name not in ADAPTERS:
         raise ValueError(f"no adapter for provider {name!r}")
-    return importlib.import_module(f"{__name__}.{name}")
+    # Imported here: each adapter's module imports the helpers below from this package.
+    return getattr(importlib.import_module(f"{__name__}.{name}"), _CLASSES[name])
 
 
 # --- Hard or soft -----------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Mailgun webhooks (the current JSON ones): `signature` {timestamp, token, signature} + `event-data`.
 
-Settings: `MAILGUN_SIGNING_KEY` (the HTTP webhook signing key; without it every payload is
-refused), `MAILGUN_MAX_AGE` (seconds a timestamp may be off from now; default 300).
+Settings: `MAILGUN_SIGNING_KEY` (the HTTP webhook signing key; an adapter without it refuses every
+payload), `MAILGUN_MAX_AGE` (seconds a timestamp may be off from now; default 300).
 
 The signature covers only timestamp + token, not the event: the dedupe key is therefore the
 token alone, so a token seen before (a replay, whatever event it carries) is the same event to
@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 from collections.abc import Mapping
 
-from config import ACCOUNT_HEADER, LIST_HEADER
+import config
 from workers.findings import BOUNCE, COMPLAINT, OTHER, Classification, Original
 from workers.providers import (
     ProviderEvent,
@@ -22,6 +23,7 @@ from workers.providers import (
     dedupe,
     domain_of,
     hardness,
+    header_names,
     iso_time,
     judge,
     load_json,
@@ -42,47 +44,71 @@ DEFAULT_MAX_AGE = 300
 _SUPPRESSED = {"suppress-unsubscribe": "provider_unsubscribed", "suppress-complaint": "provider_complained"}
 
 
-def verify(body: bytes, headers: Mapping[str, str], settings: Mapping[str, object], now: float) -> None:
-    """Rejected unless signature = HMAC-SHA256(MAILGUN_SIGNING_KEY, timestamp + token), timestamp fresh."""
-    key = setting_text(settings, "MAILGUN_SIGNING_KEY")
-    if not key:
-        raise Rejected("MAILGUN_SIGNING_KEY is not configured")
-    timestamp, token, signature = _signature(obj(load_json(body), "the payload"))
+class Mailgun:
+    """Mailgun's webhooks, checked with the signing key; timestamps older than `max_age` seconds refused."""
+
+    def __init__(self, signing_key: str | None = None, max_age: float = DEFAULT_MAX_AGE, *,
+                 account_header: str = config.ACCOUNT_HEADER, list_header: str = config.LIST_HEADER):
+        self.signing_key, self.max_age = signing_key, max_age
+        self.account_header, self.list_header = account_header, list_header
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, object]) -> Mailgun:
+        """The adapter for MAILGUN_SIGNING_KEY and MAILGUN_MAX_AGE; ValueError when the age is not seconds."""
+        return cls(setting_text(settings, "MAILGUN_SIGNING_KEY"), max_age(settings.get("MAILGUN_MAX_AGE")),
+                   **header_names(settings))
+
+    def verify(self, body: bytes, headers: Mapping[str, str], now: float) -> None:
+        """Rejected unless signature = HMAC-SHA256(signing key, timestamp + token), timestamp fresh."""
+        if not self.signing_key:
+            raise Rejected("MAILGUN_SIGNING_KEY is not configured")
+        timestamp, token, signature = _signature(obj(load_json(body), "the payload"))
+        if not timestamp.isdigit() or abs(now - int(timestamp)) > self.max_age:
+            raise Rejected("timestamp too old or in the future")
+        expected = hmac.new(self.signing_key.encode(), (timestamp + token).encode("utf-8", "surrogatepass"),
+                            hashlib.sha256)
+        offered = signature.strip().lower().encode("utf-8", "replace")
+        if not hmac.compare_digest(expected.hexdigest().encode(), offered):
+            raise Rejected("bad signature")
+
+    def parse(self, body: bytes, headers: Mapping[str, str]) -> list[ProviderEvent]:
+        """The one event in a Mailgun webhook payload; an opt-out is from the message's list when it names one."""
+        payload = obj(load_json(body), "the payload")
+        _, token, _ = _signature(payload)
+        data = obj(payload.get("event-data"), "event-data")
+        name = text(data, "event", required=True)
+        addr = text(data, "recipient", required=name in ("failed", "complained", "unsubscribed"))
+        addr = addr.strip().lower() if addr else None
+        original = _original(data, self.account_header, self.list_header)
+        unsubscribe = name == "unsubscribed"
+        return [ProviderEvent(dedupe(PROVIDER, token), _classification(name, data, addr, original),
+                              unsubscribe=unsubscribe, unsubscribe_list=original.list_name if unsubscribe else None,
+                              occurred_at=iso_time(data.get("timestamp")))]
+
+
+def max_age(value: object) -> float:
+    """MAILGUN_MAX_AGE as seconds (unset: DEFAULT_MAX_AGE); ValueError naming the setting."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return DEFAULT_MAX_AGE
     try:
-        max_age = float(settings.get("MAILGUN_MAX_AGE") or DEFAULT_MAX_AGE)
+        seconds = float(value)
     except (TypeError, ValueError):
-        max_age = DEFAULT_MAX_AGE
-    if not timestamp.isdigit() or abs(now - int(timestamp)) > max_age:
-        raise Rejected("timestamp too old or in the future")
-    expected = hmac.new(key.encode(), (timestamp + token).encode("utf-8", "surrogatepass"), hashlib.sha256)
-    if not hmac.compare_digest(expected.hexdigest().encode(), signature.strip().lower().encode("utf-8", "replace")):
-        raise Rejected("bad signature")
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"MAILGUN_MAX_AGE is not a number of seconds above 0: {value!r}")
+    return seconds
 
 
-def parse(body: bytes, headers: Mapping[str, str], account_header: str = ACCOUNT_HEADER,
-          list_header: str = LIST_HEADER) -> list[ProviderEvent]:
-    """The one event in a Mailgun webhook payload; an opt-out is from the message's list when it names one."""
-    payload = obj(load_json(body), "the payload")
-    _, token, _ = _signature(payload)
-    data = obj(payload.get("event-data"), "event-data")
-    name = text(data, "event", required=True)
-    addr = text(data, "recipient", required=name in ("failed", "complained", "unsubscribed"))
-    addr = addr.strip().lower() if addr else None
-    original = _original(data, account_header, list_header)
+def _classification(name: str, data: dict, addr: str | None, original: Original) -> Classification:
     if name == "failed":
-        classification = _failed(data, addr, original)
-    elif name == "complained":
-        classification = Classification(COMPLAINT, (recipient(addr, reason="feedback"),), feedback_type="abuse",
-                                        original=original, detail="mailgun complained")
-    elif name == "unsubscribed":
-        classification = Classification(OTHER, (recipient(addr, reason="unsubscribe"),), original=original,
-                                        detail="mailgun unsubscribed")
-    else:
-        classification = Classification(OTHER, original=original, detail=f"mailgun {name}: nothing to do")
-    unsubscribe = name == "unsubscribed"
-    return [ProviderEvent(dedupe(PROVIDER, token), classification, unsubscribe=unsubscribe,
-                          unsubscribe_list=original.list_name if unsubscribe else None,
-                          occurred_at=iso_time(data.get("timestamp")))]
+        return _failed(data, addr, original)
+    if name == "complained":
+        return Classification(COMPLAINT, (recipient(addr, reason="feedback"),), feedback_type="abuse",
+                              original=original, detail="mailgun complained")
+    if name == "unsubscribed":
+        return Classification(OTHER, (recipient(addr, reason="unsubscribe"),), original=original,
+                              detail="mailgun unsubscribed")
+    return Classification(OTHER, original=original, detail=f"mailgun {name}: nothing to do")
 
 
 def _signature(payload: dict) -> tuple[str, str, str]:

@@ -1,12 +1,12 @@
 """Postmark webhooks: Bounce, SpamComplaint and SubscriptionChange records (one per request).
 
-Postmark does not sign its webhooks. Settings: `POSTMARK_WEBHOOK_TOKEN`, optional; when set, a
-request must carry it, in one of two ways:
+Postmark does not sign its webhooks. Settings: `POSTMARK_WEBHOOK_TOKEN`; an adapter built with it
+wants it on every request, in one of two ways:
 - HTTP Basic auth, as username or password: put it in the webhook URL Postmark calls
   (https://postmark:<token>@host/v1/inbound/postmark) or in the webhook's HttpAuth;
 - the header `X-Webhook-Token`: set as a custom header in Postmark's webhook settings, or
   copied by the caller from the URL's `?token=<token>` query value before calling `verify`.
-Without the token configured, payloads are accepted: then protect the URL otherwise.
+An adapter without a token accepts every payload (the endpoint stays off without one).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import hmac
 import re
 from collections.abc import Mapping
 
-from config import ACCOUNT_HEADER, LIST_HEADER
+import config
 from workers.findings import BOUNCE, COMPLAINT, OTHER, Classification, Original
 from workers.providers import (
     ProviderEvent,
@@ -25,6 +25,7 @@ from workers.providers import (
     digest,
     domain_of,
     header,
+    header_names,
     iso_time,
     judge,
     load_json,
@@ -51,32 +52,41 @@ _UNKNOWN_TYPES = {"Unknown"}  # a bounce, of no known kind
 # Every other Type (AutoResponder, AddressChange, ManuallyDeactivated, ...) is not a bounce.
 
 
-def verify(body: bytes, headers: Mapping[str, str], settings: Mapping[str, object], now: float) -> None:
-    """Rejected when POSTMARK_WEBHOOK_TOKEN is set and the request does not carry it (see above)."""
-    token = setting_text(settings, "POSTMARK_WEBHOOK_TOKEN")
-    if not token:
-        return
-    offered = [v for v in (*_basic_auth(header(headers, "Authorization")), header(headers, TOKEN_HEADER)) if v]
-    wanted = token.encode()
-    if not any(hmac.compare_digest(v.encode("utf-8", "surrogatepass"), wanted) for v in offered):
-        raise Rejected("webhook token missing or wrong")
+class Postmark:
+    """Postmark's webhooks, checked with the webhook token."""
 
+    def __init__(self, token: str | None = None, *, account_header: str = config.ACCOUNT_HEADER,
+                 list_header: str = config.LIST_HEADER):
+        self.token = token.encode() if token else None
+        self.account_header, self.list_header = account_header, list_header
 
-def parse(body: bytes, headers: Mapping[str, str], account_header: str = ACCOUNT_HEADER,
-          list_header: str = LIST_HEADER) -> list[ProviderEvent]:
-    """The one event in a Postmark webhook payload; an opt-out is from the message's list when it names one."""
-    payload = obj(load_json(body), "the payload")
-    record = text(payload, "RecordType", required=True)
-    original = _original(payload, account_header, list_header)
-    if record == "Bounce":
-        return [_bounce(payload, original)]
-    if record == "SpamComplaint":
-        return [_complaint(payload, original, "postmark SpamComplaint")]
-    if record == "SubscriptionChange":
-        return [_subscription_change(payload, original)]
-    classification = Classification(OTHER, original=original, detail=f"postmark {record}: nothing to do")
-    return [ProviderEvent(dedupe(PROVIDER, record, digest(payload)), classification,
-                          occurred_at=_when(payload))]
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, object]) -> Postmark:
+        """The adapter for POSTMARK_WEBHOOK_TOKEN."""
+        return cls(setting_text(settings, "POSTMARK_WEBHOOK_TOKEN"), **header_names(settings))
+
+    def verify(self, body: bytes, headers: Mapping[str, str], now: float) -> None:
+        """Rejected when the adapter has a token and the request does not carry it (see above)."""
+        if self.token is None:
+            return
+        offered = [v for v in (*_basic_auth(header(headers, "Authorization")), header(headers, TOKEN_HEADER)) if v]
+        if not any(hmac.compare_digest(v.encode("utf-8", "surrogatepass"), self.token) for v in offered):
+            raise Rejected("webhook token missing or wrong")
+
+    def parse(self, body: bytes, headers: Mapping[str, str]) -> list[ProviderEvent]:
+        """The one event in a Postmark webhook payload; an opt-out is from the message's list when it names one."""
+        payload = obj(load_json(body), "the payload")
+        record = text(payload, "RecordType", required=True)
+        original = _original(payload, self.account_header, self.list_header)
+        if record == "Bounce":
+            return [_bounce(payload, original)]
+        if record == "SpamComplaint":
+            return [_complaint(payload, original, "postmark SpamComplaint")]
+        if record == "SubscriptionChange":
+            return [_subscription_change(payload, original)]
+        classification = Classification(OTHER, original=original, detail=f"postmark {record}: nothing to do")
+        return [ProviderEvent(dedupe(PROVIDER, record, digest(payload)), classification,
+                              occurred_at=_when(payload))]
 
 
 def _basic_auth(value: str | None) -> tuple[str, ...]:

@@ -1,18 +1,18 @@
 """Twilio SendGrid Event Webhook: a JSON array of events, signed with ECDSA P-256 when enabled.
 
 Settings: `SENDGRID_VERIFICATION_KEY`, the Signed Event Webhook's verification key (base64 DER
-SubjectPublicKeyInfo, as SendGrid shows it; PEM also accepted). When it is not set, payloads are
-accepted unsigned: then protect the URL otherwise (SendGrid's OAuth, a secret in the URL path, an
-allow-list of SendGrid's addresses), or anyone can post bounces and opt-outs.
+SubjectPublicKeyInfo, as SendGrid shows it; PEM also accepted), read when the adapter is built.
+An adapter built without a key accepts payloads unsigned (the endpoint stays off without one).
 
 Events read: bounce (type "bounce" or "blocked"), blocked, dropped, spamreport, unsubscribe,
 group_unsubscribe. Every other event (processed, deferred, delivered, open, click,
 group_resubscribe, ...) is left out of the result: nothing to do for it.
 The account and list headers are read from the event's custom args (unique args), which SendGrid
-puts at the top level of each event: send each as a custom arg named like the headers (the ACCOUNT_HEADER and
-LIST_HEADER settings). A group_unsubscribe is an opt-out from one unsubscribe group (ASM group) only, so it is
-scoped to the message's list: the list header custom arg, or else `sendgrid-group-<asm_group_id>`.
-A plain unsubscribe is SendGrid's "unsubscribe from all": the whole account.
+puts at the top level of each event: send each as a custom arg named like the header (settings
+ACCOUNT_HEADER, LIST_HEADER). A group_unsubscribe is an opt-out from one unsubscribe group (ASM
+group) only, so it is scoped to the message's list: the list custom arg, or else
+`sendgrid-group-<asm_group_id>`. A plain unsubscribe is SendGrid's "unsubscribe from all": the
+whole account.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from config import ACCOUNT_HEADER, LIST_HEADER
+import config
 from workers.findings import BOUNCE, COMPLAINT, OTHER, Classification, Original
 from workers.providers import (
     ProviderEvent,
@@ -32,6 +32,7 @@ from workers.providers import (
     dedupe,
     digest,
     header,
+    header_names,
     iso_time,
     judge,
     load_json,
@@ -54,54 +55,62 @@ _SENDER_CLASSES = {"Reputation": "blocked", "Content": "spam_block", "Frequency 
 _DROPPED_BOUNCE = {"bounced address": "suppressed", "invalid": "invalid_address"}
 
 
-def verify(body: bytes, headers: Mapping[str, str], settings: Mapping[str, object], now: float) -> None:
-    """Rejected unless the ECDSA signature over timestamp + body checks with SENDGRID_VERIFICATION_KEY.
+class SendGrid:
+    """SendGrid's event webhook, checked with its verification key."""
 
-    Without the key configured, every payload is accepted (see the module docstring).
-    """
-    configured = setting_text(settings, "SENDGRID_VERIFICATION_KEY")
-    if not configured:
-        return
-    signature, timestamp = header(headers, SIGNATURE_HEADER), header(headers, TIMESTAMP_HEADER)
-    if not signature or not timestamp:
-        raise Rejected("signature headers missing")
-    try:
-        der_signature = base64.b64decode(signature, validate=True)
-    except (binascii.Error, ValueError):
-        raise Rejected("signature is not base64") from None
-    try:
-        public_key(configured).verify(der_signature, timestamp.encode() + bytes(body), ec.ECDSA(hashes.SHA256()))
-    except InvalidSignature:
-        raise Rejected("bad signature") from None
+    def __init__(self, verification_key: str | None = None, *, account_header: str = config.ACCOUNT_HEADER,
+                 list_header: str = config.LIST_HEADER):
+        self.key = public_key(verification_key) if verification_key else None
+        self.account_header, self.list_header = account_header, list_header
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, object]) -> SendGrid:
+        """The adapter for SENDGRID_VERIFICATION_KEY; ValueError when it is not a P-256 public key."""
+        return cls(setting_text(settings, "SENDGRID_VERIFICATION_KEY"), **header_names(settings))
+
+    def verify(self, body: bytes, headers: Mapping[str, str], now: float) -> None:
+        """Rejected unless the ECDSA signature over timestamp + body checks with the key (any payload
+        passes when the adapter has no key)."""
+        if self.key is None:
+            return
+        signature, timestamp = header(headers, SIGNATURE_HEADER), header(headers, TIMESTAMP_HEADER)
+        if not signature or not timestamp:
+            raise Rejected("signature headers missing")
+        try:
+            der_signature = base64.b64decode(signature, validate=True)
+        except (binascii.Error, ValueError):
+            raise Rejected("signature is not base64") from None
+        try:
+            self.key.verify(der_signature, timestamp.encode() + bytes(body), ec.ECDSA(hashes.SHA256()))
+        except InvalidSignature:
+            raise Rejected("bad signature") from None
+
+    def parse(self, body: bytes, headers: Mapping[str, str]) -> list[ProviderEvent]:
+        """The bounce, complaint and opt-out events in a SendGrid batch, in order."""
+        batch = load_json(body)
+        if not isinstance(batch, list):
+            raise Rejected("the payload is not a JSON array")
+        events = []
+        for item in batch:
+            item = obj(item, "event")
+            name = text(item, "event", required=True)
+            if name in _READ:
+                events.append(_event(name, item, self.account_header, self.list_header))
+        return events
 
 
 def public_key(configured: str) -> ec.EllipticCurvePublicKey:
-    """The P-256 key from the SendGrid setting (base64 DER, or PEM); Rejected when unusable."""
+    """The P-256 key of the SendGrid setting (base64 DER, or PEM); ValueError naming the setting."""
     try:
         if configured.startswith("-----BEGIN"):
             key = serialization.load_pem_public_key(configured.encode())
         else:
             key = serialization.load_der_public_key(base64.b64decode(configured, validate=True))
     except (binascii.Error, ValueError, UnsupportedAlgorithm):
-        raise Rejected("SENDGRID_VERIFICATION_KEY is not a public key") from None
+        raise ValueError("SENDGRID_VERIFICATION_KEY is not a public key (base64 DER or PEM)") from None
     if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
-        raise Rejected("SENDGRID_VERIFICATION_KEY is not a P-256 key")
+        raise ValueError("SENDGRID_VERIFICATION_KEY is not a P-256 (ECDSA) public key")
     return key
-
-
-def parse(body: bytes, headers: Mapping[str, str], account_header: str = ACCOUNT_HEADER,
-          list_header: str = LIST_HEADER) -> list[ProviderEvent]:
-    """The bounce, complaint and opt-out events in a SendGrid batch, in order."""
-    batch = load_json(body)
-    if not isinstance(batch, list):
-        raise Rejected("the payload is not a JSON array")
-    events = []
-    for item in batch:
-        item = obj(item, "event")
-        name = text(item, "event", required=True)
-        if name in _READ:
-            events.append(_event(name, item, account_header, list_header))
-    return events
 
 
 def _event(name: str, item: dict, account_header: str, list_header: str) -> ProviderEvent:

@@ -1,8 +1,8 @@
 """Amazon SES bounce, complaint and delivery notifications, delivered by Amazon SNS over HTTPS.
 
-Settings: `SES_TOPIC_ARNS`, the SNS topics accepted (comma-separated, or a list). Set it in
-production: an SNS signature proves only that *some* AWS account's topic sent the message, and
-the caller confirms subscriptions, so without it anyone's topic could feed this endpoint.
+Settings: `SES_TOPIC_ARNS`, the SNS topics accepted (comma-separated, or a list), which switches
+the endpoint on: an SNS signature proves only that *some* AWS account's topic sent the message,
+and the caller confirms subscriptions, so without it anyone's topic could feed this endpoint.
 
 Both SES feeds are read: identity notifications (`notificationType`) and configuration-set
 event publishing (`eventType`). `read_event` is the one reader of SES's event JSON: `parse` splits
@@ -16,7 +16,7 @@ import binascii
 import functools
 import re
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -26,7 +26,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from config import ACCOUNT_HEADER, LIST_HEADER
+import config
+from config.policy import NOT_COMPLAINTS
 from workers.findings import BOUNCE, COMPLAINT, OTHER, Classification, Original
 from workers.providers import (
     ProviderEvent,
@@ -34,6 +35,7 @@ from workers.providers import (
     dedupe,
     domain_of,
     header,
+    header_names,
     iso_time,
     judge,
     load_json,
@@ -41,13 +43,13 @@ from workers.providers import (
     obj,
     optional_obj,
     recipient,
-    setting_text,
     status_code,
     text,
 )
 
 PROVIDER = "ses"
 SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?$")
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,256}$")
 _CONFIRMATIONS = ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type")
 SIGNED_FIELDS = {  # the string to sign, per type, in this order (AWS SNS docs)
     "Notification": ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
@@ -62,68 +64,89 @@ _DEAD_SUBTYPES = {"NoEmail": "user_unknown", "Suppressed": "suppressed",
 # Transient subtypes that name the reason when code and text do not.
 _SOFT_SUBTYPES = {"MailboxFull": "mailbox_full", "MessageTooLarge": "message_too_large",
                   "ContentRejected": "spam_block", "AttachmentRejected": "spam_block"}
-NOT_COMPLAINTS = frozenset({"not-spam"})  # the recipient says the mail is wanted: kind "other"
 _REPORTS = {"Bounce": "bounce", "Complaint": "complaint"}  # the event types with one event per recipient
 
 
-def verify(body: bytes, headers: Mapping[str, str], settings: Mapping[str, object], now: float,
-           fetch_cert: Callable[[str], bytes] | None = None) -> None:
-    """Rejected unless `body` is an SNS message signed by SNS, from an accepted topic.
+class Ses:
+    """Amazon SES notifications delivered by SNS, from the accepted topics (any topic when none is given)."""
 
-    `fetch_cert(url)` returns the PEM signing certificate at `url` (default: `fetch_certificate`,
-    an HTTPS GET, cached); it is only called for an https URL on sns.<region>.amazonaws.com.
-    """
-    message = _envelope(body)
-    announced = header(headers, "x-amz-sns-message-type")
-    if announced is not None and announced != message["Type"]:
-        raise Rejected("x-amz-sns-message-type does not match the message Type")
-    allowed = _topics(settings)
-    if allowed and message["TopicArn"] not in allowed:
-        raise Rejected("topic not accepted (SES_TOPIC_ARNS)")
-    version = text(message, "SignatureVersion", required=True)
-    if version not in _HASHES:
-        raise Rejected("unknown SignatureVersion")
-    url = text(message, "SigningCertURL", required=True)
-    check_sns_url(url, "SigningCertURL")
-    try:
-        signature = base64.b64decode(text(message, "Signature", required=True), validate=True)
-    except (binascii.Error, ValueError):
-        raise Rejected("Signature is not base64") from None
-    key = _public_key(fetch_cert or fetch_certificate, url, now)
-    try:
-        key.verify(signature, string_to_sign(message), padding.PKCS1v15(), _HASHES[version]())
-    except InvalidSignature:
-        raise Rejected("bad signature") from None
+    def __init__(self, topic_arns: Iterable[str] = (), *, fetch_cert: Callable[[str], bytes] | None = None,
+                 account_header: str = config.ACCOUNT_HEADER, list_header: str = config.LIST_HEADER):
+        self.topics = frozenset(topic_arns)
+        # fetch_cert(url): the PEM signing certificate at `url`; only ever called for an https URL on
+        # sns.<region>.amazonaws.com. Tests give their own; the default is an HTTPS GET, cached.
+        self.fetch_cert = fetch_cert or fetch_certificate
+        self.account_header, self.list_header = account_header, list_header
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, object]) -> Ses:
+        """The adapter for SES_TOPIC_ARNS; ValueError when one of them is not an SNS topic ARN."""
+        return cls(topic_arns(settings.get("SES_TOPIC_ARNS")), **header_names(settings))
+
+    def verify(self, body: bytes, headers: Mapping[str, str], now: float) -> None:
+        """Rejected unless `body` is an SNS message signed by SNS, from an accepted topic."""
+        message = _envelope(body)
+        announced = header(headers, "x-amz-sns-message-type")
+        if announced is not None and announced != message["Type"]:
+            raise Rejected("x-amz-sns-message-type does not match the message Type")
+        if self.topics and message["TopicArn"] not in self.topics:
+            raise Rejected("topic not accepted (SES_TOPIC_ARNS)")
+        version = text(message, "SignatureVersion", required=True)
+        if version not in _HASHES:
+            raise Rejected("unknown SignatureVersion")
+        url = text(message, "SigningCertURL", required=True)
+        check_sns_url(url, "SigningCertURL")
+        try:
+            signature = base64.b64decode(text(message, "Signature", required=True), validate=True)
+        except (binascii.Error, ValueError):
+            raise Rejected("Signature is not base64") from None
+        key = _public_key(self.fetch_cert, url, now)
+        try:
+            key.verify(signature, string_to_sign(message), padding.PKCS1v15(), _HASHES[version]())
+        except InvalidSignature:
+            raise Rejected("bad signature") from None
+
+    def parse(self, body: bytes, headers: Mapping[str, str]) -> list[ProviderEvent]:
+        """The events in an SNS message: one per bounced or complaining recipient."""
+        message = _envelope(body)
+        if message["Type"] != "Notification":
+            return [_confirmation(message)]
+        notification = obj(load_json(text(message, "Message", required=True)), "Message")
+        found = read_event(notification, self.account_header, self.list_header)
+        report_key = _REPORTS.get(_kind(notification) or "")
+        if report_key is None:  # a delivery, open, send ...: nothing to act on, one event for the message
+            return [ProviderEvent(dedupe(PROVIDER, message["MessageId"]), replace(found, recipients=()),
+                                  occurred_at=iso_time(message.get("Timestamp")))]
+        report = notification[report_key]
+        return [ProviderEvent(_key(report, message["MessageId"], result.address), replace(found, recipients=(result,)),
+                              occurred_at=iso_time(report.get("timestamp"))) for result in found.recipients]
 
 
-def parse(body: bytes, headers: Mapping[str, str], account_header: str = ACCOUNT_HEADER,
-          list_header: str = LIST_HEADER) -> list[ProviderEvent]:
-    """The events in an SNS message: one per bounced or complaining recipient."""
-    message = _envelope(body)
-    kind, sns_id = message["Type"], message["MessageId"]
-    at = iso_time(message.get("Timestamp"))
-    if kind == "SubscriptionConfirmation":
-        url = text(message, "SubscribeURL", required=True)
-        check_sns_url(url, "SubscribeURL")
-        detail = f"sns subscription confirmation for {message['TopicArn']}: GET the SubscribeURL once"
-        return [ProviderEvent(dedupe(PROVIDER, sns_id), Classification(OTHER, detail=detail),
-                              subscription_url=url, occurred_at=at)]
-    if kind == "UnsubscribeConfirmation":
-        detail = f"sns unsubscribe confirmation for {message['TopicArn']}: nothing to do"
-        return [ProviderEvent(dedupe(PROVIDER, sns_id), Classification(OTHER, detail=detail), occurred_at=at)]
-    notification = obj(load_json(text(message, "Message", required=True)), "Message")
-    found = read_event(notification, account_header, list_header)
-    report_key = _REPORTS.get(_kind(notification) or "")
-    if report_key is None:  # a delivery, open, send ...: nothing to act on, one event for the message
-        return [ProviderEvent(dedupe(PROVIDER, sns_id), replace(found, recipients=()), occurred_at=at)]
-    report = notification[report_key]
-    return [ProviderEvent(_key(report, sns_id, result.address), replace(found, recipients=(result,)),
-                          occurred_at=iso_time(report.get("timestamp"))) for result in found.recipients]
+def topic_arns(value: object) -> frozenset[str]:
+    """SES_TOPIC_ARNS (comma-separated, or a list) as a set; ValueError naming the setting."""
+    items = value if isinstance(value, (list, tuple, set, frozenset)) else str(value or "").split(",")
+    arns = frozenset(str(item).strip() for item in items if str(item).strip())
+    wrong = sorted(arn for arn in arns if not _TOPIC_ARN.match(arn))
+    if wrong:
+        raise ValueError(f"SES_TOPIC_ARNS: {wrong[0]!r} is not an SNS topic ARN (arn:aws:sns:<region>:<id>:<name>)")
+    return arns
 
 
-def read_event(notification: dict, account_header: str = ACCOUNT_HEADER,
-               list_header: str = LIST_HEADER) -> Classification:
+def _confirmation(message: dict) -> ProviderEvent:
+    at, topic = iso_time(message.get("Timestamp")), message["TopicArn"]
+    key = dedupe(PROVIDER, message["MessageId"])
+    if message["Type"] == "UnsubscribeConfirmation":
+        detail = f"sns unsubscribe confirmation for {topic}: nothing to do"
+        return ProviderEvent(key, Classification(OTHER, detail=detail), occurred_at=at)
+    url = text(message, "SubscribeURL", required=True)
+    check_sns_url(url, "SubscribeURL")
+    detail = f"sns subscription confirmation for {topic}: GET the SubscribeURL once"
+    return ProviderEvent(key, Classification(OTHER, detail=detail), subscription_url=url, occurred_at=at)
+
+
+def read_event(notification: dict, account_header: str, list_header: str) -> Classification:
     """One SES event object as one Classification with all its recipients; Rejected when malformed.
+    The two headers are the names of the account header and the list header in `mail.headers`.
 
     Bounce, Complaint and Delivery are read; any other event type is "other", with the original.
     """
@@ -197,13 +220,6 @@ def _envelope(body: bytes) -> dict:
     return message
 
 
-def _topics(settings: Mapping[str, object]) -> set[str]:
-    value = settings.get("SES_TOPIC_ARNS")
-    items = value if isinstance(value, (list, tuple, set, frozenset)) else (setting_text(settings, "SES_TOPIC_ARNS")
-                                                                           or "").split(",")
-    return {str(item).strip() for item in items if str(item).strip()}
-
-
 def _public_key(fetch_cert: Callable[[str], bytes], url: str, now: float) -> rsa.RSAPublicKey:
     try:
         certificate = x509.load_pem_x509_certificate(fetch_cert(url))
@@ -245,7 +261,7 @@ def _complaint(complaint: dict) -> Classification:
         return Classification(OTHER, tuple(recipient(a, reason="ses_suppression_list") for a in addresses),
                               detail="ses complaint OnAccountSuppressionList: not sent, no new complaint")
     feedback_type = feedback_type.strip().lower() if feedback_type else None
-    kind = OTHER if feedback_type in NOT_COMPLAINTS else COMPLAINT
+    kind = OTHER if feedback_type in NOT_COMPLAINTS else COMPLAINT  # not-spam: the mail is wanted
     return Classification(kind, tuple(recipient(a, reason="feedback") for a in addresses),
                           feedback_type=feedback_type, detail=f"ses complaint {feedback_type or '(no feedback type)'}")
 
