@@ -13,7 +13,7 @@ from flask import current_app
 from suppression import events
 from suppression.db import db
 from suppression.errors import Forbidden, Invalid, TooLarge, Unauthenticated
-from workers import providers, queues
+from workers import batches, providers
 
 # Providers sign their webhooks; they cannot send our API key. Each endpoint answers only when
 # its verification is configured: an open endpoint would let anyone suppress any address.
@@ -38,7 +38,7 @@ def accept_mail(raw: bytes, kind: str = "auto") -> Accepted:
         raise Invalid("send the raw message as the request body", code="empty_message")
     [(event_id, new)] = events.store("mail", [(raw, events.mail_key(raw))], kind)
     db.session.commit()
-    status = queues.enqueue_event(event_id) if new else events.status_of(event_id)
+    status = batches.enqueue_event(event_id) if new else events.status_of(event_id)
     return Accepted(event_id, status, not new)
 
 
@@ -60,7 +60,7 @@ def accept_webhook(provider: str, body: bytes, headers: Mapping[str, str]) -> tu
         raise Invalid(f"{provider} payload unreadable: {exc}", code="malformed_payload") from None
     stored = events.store(provider, [(raw, event.dedupe_key) for raw, event in found])
     db.session.commit()
-    queues.enqueue_events([event_id for event_id, new in stored if new])
+    batches.enqueue_events([event_id for event_id, new in stored if new])
     return [event_id for event_id, _ in stored], sum(not new for _, new in stored)
 
 

@@ -10,7 +10,7 @@ from flask.cli import AppGroup, with_appcontext
 from suppression import events
 from suppression.db import db
 from suppression.errors import DomainError
-from workers import inbound, jobs, queues
+from workers import batches, connection, inbound, jobs, queues
 
 inbound_cli = AppGroup("inbound", help="Inbound mail and provider events.")
 
@@ -48,7 +48,7 @@ def retry(event_ids: tuple[int, ...]):
             db.session.rollback()
             raise click.ClickException(exc.message) from None
         db.session.commit()
-        click.echo(f"event {event_id}: {queues.enqueue_event(event_id)}")
+        click.echo(f"event {event_id}: {batches.enqueue_event(event_id)}")
 
 
 @inbound_cli.command("sweep")
@@ -62,17 +62,17 @@ def sweep(older_than: int):
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
 @with_appcontext
 def worker(burst: bool):
-    """Run an RQ worker for the inbound queue, in this app (REDIS_URL must be set)."""
+    """Run an RQ worker for the queues (inbound, aup, seeds), in this app (REDIS_URL must be set)."""
     url = current_app.config["REDIS_URL"]
     if not url:
         raise click.ClickException("REDIS_URL is not set: without Redis, events are processed inline")
-    from redis import Redis
     from rq import SimpleWorker
-    connection = Redis.from_url(url)  # no socket timeout: the worker blocks on the queue
+    from rq.serializers import JSONSerializer
+    redis = connection.blocking(url)
     # SimpleWorker: jobs run in this process, inside this app context, on this engine (a forked
     # horse would inherit the parent's database connections).
-    SimpleWorker([queues.inbound_queue(connection)], connection=connection,
-                 serializer=queues.inbound_queue(connection).serializer).work(burst=burst, with_scheduler=True)
+    SimpleWorker([queues.queue(name, redis) for name in queues.NAMES], connection=redis,
+                 serializer=JSONSerializer).work(burst=burst, with_scheduler=True)
 
 
 def register(app: Flask) -> None:
