@@ -133,6 +133,12 @@ def queued_app(app, database_url, redis_url):
                        "UNSUBSCRIBE_KEYS": app.config["UNSUBSCRIBE_KEYS"]})
 
 
+@pytest.fixture
+def redis_app(redis_url, tmp_path):
+    """An app with Redis and a throwaway SQLite database, for jobs that need no tables."""
+    return create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/unused.db", "REDIS_URL": redis_url})
+
+
 def work(app) -> None:
     """Run the queued jobs through the real entry point (`make worker`), until the queues are empty."""
     result = app.test_cli_runner().invoke(args=["worker", "--burst"])

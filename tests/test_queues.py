@@ -9,15 +9,8 @@ from redis import Redis
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from suppression import create_app
 from suppression.models import Event
 from workers import jobs, queues
-
-
-@pytest.fixture
-def redis_app(redis_url, tmp_path):
-    """An app with Redis and a database it never opens: queuing a job touches Redis alone."""
-    return create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/unused.db", "REDIS_URL": redis_url})
 
 
 def test_a_job_is_queued_with_json_arguments_its_id_retries_timeout_and_ttls_set_once(redis_app, redis_url):
