@@ -1,6 +1,8 @@
 """The worker process (`make worker`, `flask --app wsgi worker`): RQ's SimpleWorker on every
-queue, each job in its own app context."""
+queue, each job in its own app context, the job id on every log line."""
 from __future__ import annotations
+
+import logging
 
 import click
 from flask import Flask, current_app
@@ -11,7 +13,7 @@ from rq.job import Job
 from rq.queue import Queue
 from rq.serializers import JSONSerializer
 
-from workers import connection, queues
+from workers import connection, joblog, queues
 
 
 class Worker(SimpleWorker):
@@ -31,6 +33,7 @@ class Worker(SimpleWorker):
 
 def run(app: Flask, burst: bool = False) -> None:
     """Work the queues until stopped (or, with `burst`, until they are empty)."""
+    joblog.install(logging.getLogger().handlers)
     Worker(app, connection.blocking(app.config["REDIS_URL"])).work(burst=burst, with_scheduler=True)
 
 
