@@ -254,6 +254,14 @@ def test_unreadable_events_fail_are_listed_and_replayed(app, runner):
     assert unknown.exit_code != 0 and "no event 424242" in unknown.output
 
 
+def test_a_message_whose_reader_fails_is_failed_with_the_error(app, ingest, monkeypatch):
+    monkeypatch.setattr("workers.classify._classify", lambda raw, *headers: 1 / 0)
+    response = post_mail(ingest, dsn("gone@example.com"))
+    assert response.json["status"] == "failed"
+    with app.app_context():
+        assert db.session.get(Event, response.json["id"]).error == "unreadable message: ZeroDivisionError: division by zero"
+
+
 def test_with_redis_events_wait_for_a_worker_and_survive_redis_outages(app, database_url, redis_url, dealer):
     keys = app.config["UNSUBSCRIBE_KEYS"]
     down = create_app({"DATABASE_URL": database_url, "REDIS_URL": "redis://127.0.0.1:1/0", "UNSUBSCRIBE_KEYS": keys})

@@ -110,3 +110,16 @@ def test_a_batch_the_database_refuses_is_retried_event_by_event(queued_app, inge
 
 def refuse(event_ids):  # the database going away, or SQLite's single writer slot taken too long
     raise OperationalError("UPDATE events", {}, Exception("database is locked"))
+
+
+def test_a_message_that_cannot_be_read_is_failed_with_its_error_and_listed(queued_app, ingest):
+    response = ingest.post("/v1/inbound/mail", data=b"no header fields here\r\njust words\r\n",
+                           content_type="message/rfc822")
+    event_id = response.json["id"]
+    work(queued_app)
+    with queued_app.app_context():
+        event = db.session.get(Event, event_id)
+        assert (event.status, event.error) == (EventStatus.failed, "unreadable message: no RFC 5322 header fields")
+    listed = queued_app.test_cli_runner().invoke(args=["inbound", "failed"]).output.splitlines()
+    assert [(line.split("\t")[0], line.split("\t")[-1]) for line in listed] == [
+        (str(event_id), "unreadable message: no RFC 5322 header fields")]
