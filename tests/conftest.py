@@ -136,7 +136,8 @@ def queued_app(app, database_url, redis_url):
 @pytest.fixture
 def redis_app(redis_url, tmp_path):
     """An app with Redis and a throwaway SQLite database, for jobs that need no tables."""
-    return create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/unused.db", "REDIS_URL": redis_url})
+    return create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/unused.db", "REDIS_URL": redis_url,
+                       "UNSUBSCRIBE_KEYS": UNSUBSCRIBE_KEY})
 
 
 def work(app) -> None:
