@@ -21,7 +21,8 @@ run: install
 	$(FLASK) demo
 	$(BIN)/gunicorn --config config/gunicorn.py wsgi:app
 
-# An RQ worker for inbound events (needs REDIS_URL; run as many as you like).
+# An RQ worker for the queues (inbound, aup, seeds), which also queues the periodic jobs of
+# workers/schedule.py, each slot once however many run (needs REDIS_URL; run as many as you like).
 worker: install
 	$(FLASK) worker
 

@@ -77,7 +77,7 @@ from rq.serializers import JSONSerializer
 BENCH_DB = "suppression_bench_ingest"
 REDIS_URL = "redis://127.0.0.1:6379/13"
 QUEUE = "inbound"  # workers/queues.py INBOUND
-READY = "inbound:ready"  # workers/queues.py READY: the ids of events waiting for a batch job
+READY = "inbound:ready"  # workers/batches.py READY: the ids of events waiting for a batch job
 WARMUP_SECONDS = 2.0
 DOMAIN = "bench-motors.example"
 CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)")

@@ -9,9 +9,8 @@ from alembic import context
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-# Loggers that exist already (the app's, when the migration runs inside it) stay enabled.
+# Interpret the config file for Python logging. The app's loggers, created before, stay on: in
+# a process that also runs jobs (the tests), a migration must not silence the workers' logs.
 fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 

@@ -111,6 +111,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(demo)
     app.cli.add_command(unsubscribe_cli)
     from workers import cli as workers_cli
-    from workers import inbound_cli
+    from workers import inbound_cli, worker
     inbound_cli.register(app)
     workers_cli.register(app)
+    worker.register(app)

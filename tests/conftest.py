@@ -1,7 +1,7 @@
 """Fixtures: every test that uses `app` runs once on SQLite and once on real PostgreSQL.
 
 TEST_BACKENDS=sqlite limits a run to SQLite (a machine without PostgreSQL); `make test`
-runs both. Redis tests use a real server (TEST_REDIS_URL, database 15, flushed).
+runs both. Redis tests use a real server (TEST_REDIS_URL, database 15 by default, flushed).
 """
 from __future__ import annotations
 
@@ -128,6 +128,26 @@ def make_dealer(app, client):
 @pytest.fixture
 def dealer(make_dealer) -> Api:
     return make_dealer("Alpha Motors", ("alpha-motors.example",))
+
+
+@pytest.fixture
+def queued_app(app, database_url, redis_url):
+    """The app with jobs going to real Redis (TEST_REDIS_URL, emptied) rather than inline."""
+    return create_app({"DATABASE_URL": database_url, "REDIS_URL": redis_url,
+                       "UNSUBSCRIBE_KEYS": app.config["UNSUBSCRIBE_KEYS"]})
+
+
+@pytest.fixture
+def redis_app(redis_url, tmp_path):
+    """An app with Redis and a throwaway SQLite database, for jobs that need no tables."""
+    return create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/unused.db", "REDIS_URL": redis_url,
+                       "UNSUBSCRIBE_KEYS": UNSUBSCRIBE_KEY})
+
+
+def work(app) -> None:
+    """Run the queued jobs through the real entry point (`make worker`), until the queues are empty."""
+    result = app.test_cli_runner().invoke(args=["worker", "--burst"])
+    assert result.exit_code == 0, result.output
 
 
 @pytest.fixture

@@ -181,6 +181,13 @@ def test_a_string_or_a_reader_bug_gives_unreadable_not_an_exception(monkeypatch)
     result = classify(b"From: a@b.example\n\nhello")
     assert result.kind == OTHER
     assert result.detail.startswith("unreadable: ZeroDivisionError")
+    assert result.unreadable == "ZeroDivisionError: division by zero"
+
+
+def test_a_message_that_cannot_be_read_says_why_and_a_readable_one_does_not():
+    assert classify(b"  \r\n").unreadable == "empty message"
+    assert classify(b"no header fields, only words\r\n").unreadable == "no RFC 5322 header fields"
+    assert classify(b"From: a@b.example\r\nSubject: hello\r\n\r\nhello").unreadable is None
 
 
 # --- status codes and reply text -----------------------------------------------------------------------

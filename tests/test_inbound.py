@@ -13,7 +13,7 @@ from suppression import create_app
 from suppression.db import db
 from suppression.models import DailyCount, Event, EventStatus, Role, Suppression
 from tests.conftest import make_key
-from workers import queues
+from workers import batches, queues
 
 
 def dsn(recipient: str, status: str = "5.1.1", *, to: str = "bounces@bounce.example",
@@ -254,6 +254,14 @@ def test_unreadable_events_fail_are_listed_and_replayed(app, runner):
     assert unknown.exit_code != 0 and "no event 424242" in unknown.output
 
 
+def test_a_message_whose_reader_fails_is_failed_with_the_error(app, ingest, monkeypatch):
+    monkeypatch.setattr("workers.classify._classify", lambda raw, *headers: 1 / 0)
+    response = post_mail(ingest, dsn("gone@example.com"))
+    assert response.json["status"] == "failed"
+    with app.app_context():
+        assert db.session.get(Event, response.json["id"]).error == "unreadable message: ZeroDivisionError: division by zero"
+
+
 def test_with_redis_events_wait_for_a_worker_and_survive_redis_outages(app, database_url, redis_url, dealer):
     keys = app.config["UNSUBSCRIBE_KEYS"]
     down = create_app({"DATABASE_URL": database_url, "REDIS_URL": "redis://127.0.0.1:1/0", "UNSUBSCRIBE_KEYS": keys})
@@ -266,9 +274,9 @@ def test_with_redis_events_wait_for_a_worker_and_survive_redis_outages(app, data
     assert lost.json["status"] == queued.json["status"] == "pending"
     runner = up.test_cli_runner()
     assert runner.invoke(args=["inbound", "sweep", "--older-than", "0"]).exit_code == 0
-    waiting = {int(i) for i in Redis.from_url(redis_url).lrange(queues.READY, 0, -1)}
+    waiting = {int(i) for i in Redis.from_url(redis_url).lrange(batches.READY, 0, -1)}
     assert waiting == {lost.json["id"], queued.json["id"]}
-    assert queues.inbound_queue(Redis.from_url(redis_url)).count == 1  # one batch job for both
+    assert queues.queue(queues.INBOUND, Redis.from_url(redis_url)).count == 1  # one batch job for both
     worked = runner.invoke(args=["worker", "--burst"])  # the real entry point: `make worker`
     assert worked.exit_code == 0, worked.output
     with up.app_context():

@@ -9,19 +9,12 @@ from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from suppression import create_app, events
+from suppression import events
 from suppression.db import db
 from suppression.models import Event, EventStatus, Role
-from tests.conftest import Api, make_key
+from tests.conftest import Api, make_key, work
 from tests.test_inbound import decision, dsn, today
-from workers import effects, jobs, queues
-
-
-@pytest.fixture
-def queued_app(app, database_url, redis_url):
-    """The app with jobs going to real Redis (database 15, emptied)."""
-    return create_app({"DATABASE_URL": database_url, "REDIS_URL": redis_url,
-                       "UNSUBSCRIBE_KEYS": app.config["UNSUBSCRIBE_KEYS"]})
+from workers import batches, effects, jobs, queues
 
 
 @pytest.fixture
@@ -36,11 +29,6 @@ def post(ingest, address: str) -> int:
     return response.json["id"]
 
 
-def work(app) -> None:
-    result = app.test_cli_runner().invoke(args=["worker", "--burst"])  # `make worker`
-    assert result.exit_code == 0, result.output
-
-
 def statuses(app) -> dict[int, EventStatus]:
     with app.app_context():
         return dict(db.session.execute(select(Event.id, Event.status)).all())
@@ -48,14 +36,14 @@ def statuses(app) -> dict[int, EventStatus]:
 
 def test_a_burst_of_arrivals_is_one_batch_job_and_a_backlog_is_shared_out(queued_app, ingest, redis_url, dealer,
                                                                          monkeypatch):
-    monkeypatch.setattr(queues, "BATCH", 4)
+    monkeypatch.setattr(batches, "BATCH", 4)
     ids = [post(ingest, f"gone{n}@example.com") for n in range(10)]
     redis = Redis.from_url(redis_url)
-    assert [int(i) for i in redis.lrange(queues.READY, 0, -1)] == ids
-    assert queues.inbound_queue(redis).count == 1
+    assert [int(i) for i in redis.lrange(batches.READY, 0, -1)] == ids
+    assert queues.queue(queues.INBOUND, redis).count == 1
     work(queued_app)  # three batches of at most 4, each queuing the next
     assert set(statuses(queued_app).values()) == {EventStatus.processed}
-    assert redis.llen(queues.READY) == 0 and queues.inbound_queue(redis).count == 0
+    assert redis.llen(batches.READY) == 0 and queues.queue(queues.INBOUND, redis).count == 0
     assert all(decision(dealer, f"gone{n}@example.com")["reason"] == "hard_bounce" for n in range(10))
 
 
@@ -83,7 +71,7 @@ def test_an_event_that_fails_is_retried_alone_and_its_batch_goes_on(queued_app, 
 def test_an_event_queued_twice_is_applied_once(queued_app, ingest, redis_url, dealer):
     event_id = post(ingest, "twice@example.com")
     assert queued_app.test_cli_runner().invoke(args=["inbound", "sweep", "--older-than", "0"]).exit_code == 0
-    assert Redis.from_url(redis_url).lrange(queues.READY, 0, -1) == [str(event_id).encode()] * 2
+    assert Redis.from_url(redis_url).lrange(batches.READY, 0, -1) == [str(event_id).encode()] * 2
     work(queued_app)
     assert statuses(queued_app) == {event_id: EventStatus.processed}
     assert today(queued_app, dealer.account_id).hard_bounces == 1
@@ -114,7 +102,7 @@ def test_a_batch_the_database_refuses_is_retried_event_by_event(queued_app, inge
             assert jobs.process_ready() == 0
         db.session.rollback()
     registry = ScheduledJobRegistry(queues.INBOUND, connection=Redis.from_url(redis_url))
-    assert registry.get_job_ids() == [f"event-{event_id}"] and Redis.from_url(redis_url).llen(queues.READY) == 0
+    assert registry.get_job_ids() == [f"event-{event_id}"] and Redis.from_url(redis_url).llen(batches.READY) == 0
     with queued_app.app_context():
         assert jobs.process_event(event_id) == "processed"  # what the scheduled job will do
     assert decision(dealer, "stalled@example.com")["reason"] == "hard_bounce"
@@ -122,3 +110,16 @@ def test_a_batch_the_database_refuses_is_retried_event_by_event(queued_app, inge
 
 def refuse(event_ids):  # the database going away, or SQLite's single writer slot taken too long
     raise OperationalError("UPDATE events", {}, Exception("database is locked"))
+
+
+def test_a_message_that_cannot_be_read_is_failed_with_its_error_and_listed(queued_app, ingest):
+    response = ingest.post("/v1/inbound/mail", data=b"no header fields here\r\njust words\r\n",
+                           content_type="message/rfc822")
+    event_id = response.json["id"]
+    work(queued_app)
+    with queued_app.app_context():
+        event = db.session.get(Event, event_id)
+        assert (event.status, event.error) == (EventStatus.failed, "unreadable message: no RFC 5322 header fields")
+    listed = queued_app.test_cli_runner().invoke(args=["inbound", "failed"]).output.splitlines()
+    assert [(line.split("\t")[0], line.split("\t")[-1]) for line in listed] == [
+        (str(event_id), "unreadable message: no RFC 5322 header fields")]

@@ -2,9 +2,10 @@
 
 `classify(raw)` reads, in this order: an ARF report or provider feedback loop (arf.py), an
 Amazon SES notification (formats/ses.py), an RFC 3464 DSN (dsn.py), an auto-reply, and a
-non-standard bounce notice (formats/plain.py). It never raises: a message it cannot read is
-kind "other" with `detail` "unreadable: ...". Reading is bounded (workers/mime.py caps size,
-depth and parts), so no input can make it slow.
+non-standard bounce notice (formats/plain.py). It never raises: a message it cannot read at
+all (empty, no header fields, a reader's own error) is kind "other" with `unreadable` saying
+why (and `detail` "unreadable: ..."); a job parks such an event as failed, for a person.
+Reading is bounded (workers/mime.py caps size, depth and parts), so no input can make it slow.
 """
 from __future__ import annotations
 
@@ -54,10 +55,14 @@ def classify(raw: bytes, account_header: str = DEFAULT_ACCOUNT_HEADER,
             raw = raw.encode("utf-8", "surrogateescape")
         raw = bytes(raw)
         if not raw.strip():
-            return Classification(OTHER, detail="unreadable: empty message")
+            return _unreadable("empty message")
         return _classify(raw, account_header.strip().lower(), list_header.strip().lower())
     except Exception as exc:  # noqa: BLE001 - the contract: any input gives a Classification, never an error
-        return Classification(OTHER, detail=f"unreadable: {type(exc).__name__}: {exc}"[:300])
+        return _unreadable(f"{type(exc).__name__}: {exc}")
+
+
+def _unreadable(why: str) -> Classification:
+    return Classification(OTHER, detail=f"unreadable: {why}"[:300], unreadable=why[:300])
 
 
 def _classify(raw: bytes, account_header: str, list_header: str) -> Classification:
@@ -65,7 +70,7 @@ def _classify(raw: bytes, account_header: str, list_header: str) -> Classificati
     notice, original_part = plain.notice_and_original(root)
     verdict = _verdict(root, notice, original_part, account_header, list_header)
     if not root.fields and verdict.kind == OTHER:
-        return Classification(OTHER, detail="unreadable: no RFC 5322 header fields")
+        return _unreadable("no RFC 5322 header fields")
     if verdict.original != Original():  # the reader found the original itself (SES's `mail` object)
         return verdict
     return replace(verdict, original=original_of(root, original_part, account_header, verdict.kind, list_header))

@@ -43,6 +43,7 @@ class Classification:
     feedback_type: str | None = None  # ARF Feedback-Type (abuse, fraud, virus, not-spam, ...)
     original: Original = field(default_factory=Original)
     detail: str | None = None  # why it was read this way (the format matched), for operators
+    unreadable: str | None = None  # why the message could not be read at all; None when it was read
 
     def as_json(self) -> dict:
         """Plain values for JSON (the `classify` CLI, the events table)."""

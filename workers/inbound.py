@@ -13,7 +13,7 @@ from flask import current_app
 from suppression import events
 from suppression.db import db
 from suppression.errors import Forbidden, Invalid, TooLarge, Unauthenticated
-from workers import providers, queues
+from workers import batches, providers
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ def accept_mail(raw: bytes, kind: str = "auto") -> Accepted:
         raise Invalid("send the raw message as the request body", code="empty_message")
     [(event_id, new)] = events.store("mail", [(raw, events.mail_key(raw))], kind)
     db.session.commit()
-    status = queues.enqueue_event(event_id) if new else events.status_of(event_id)
+    status = batches.enqueue_event(event_id) if new else events.status_of(event_id)
     return Accepted(event_id, status, not new)
 
 
@@ -51,7 +51,7 @@ def accept_webhook(provider: str, body: bytes, headers: Mapping[str, str]) -> tu
         raise Invalid(f"{provider} payload unreadable: {exc}", code="malformed_payload") from None
     stored = events.store_payload(provider, body, [(event.dedupe_key, event.finding()) for event in found])
     db.session.commit()
-    queues.enqueue_events([event_id for event_id, new in stored if new])
+    batches.enqueue_events([event_id for event_id, new in stored if new])
     return [event_id for event_id, _ in stored], sum(not new for _, new in stored)
 
 

@@ -1,16 +1,16 @@
-"""Operator commands for inbound events and the worker: `flask --app wsgi inbound ...|worker`."""
+"""Operator commands for inbound events: `flask --app wsgi inbound ...`."""
 from __future__ import annotations
 
 import sys
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import AppGroup
 
 from suppression import events
 from suppression.db import db
 from suppression.errors import DomainError
-from workers import inbound, jobs, queues
+from workers import batches, inbound, jobs
 
 inbound_cli = AppGroup("inbound", help="Inbound mail and provider events.")
 
@@ -48,7 +48,7 @@ def retry(event_ids: tuple[int, ...]):
             db.session.rollback()
             raise click.ClickException(exc.message) from None
         db.session.commit()
-        click.echo(f"event {event_id}: {queues.enqueue_event(event_id)}")
+        click.echo(f"event {event_id}: {batches.enqueue_event(event_id)}")
 
 
 @inbound_cli.command("sweep")
@@ -58,24 +58,6 @@ def sweep(older_than: int):
     click.echo(f"queued {jobs.sweep_pending(older_than)} pending events")
 
 
-@click.command("worker")
-@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
-@with_appcontext
-def worker(burst: bool):
-    """Run an RQ worker for the inbound queue, in this app (REDIS_URL must be set)."""
-    url = current_app.config["REDIS_URL"]
-    if not url:
-        raise click.ClickException("REDIS_URL is not set: without Redis, events are processed inline")
-    from redis import Redis
-    from rq import SimpleWorker
-    connection = Redis.from_url(url)  # no socket timeout: the worker blocks on the queue
-    # SimpleWorker: jobs run in this process, inside this app context, on this engine (a forked
-    # horse would inherit the parent's database connections).
-    SimpleWorker([queues.inbound_queue(connection)], connection=connection,
-                 serializer=queues.inbound_queue(connection).serializer).work(burst=burst, with_scheduler=True)
-
-
 def register(app: Flask) -> None:
-    """Attach the inbound commands and the worker to the app's CLI."""
+    """Attach the inbound commands to the app's CLI."""
     app.cli.add_command(inbound_cli)
-    app.cli.add_command(worker)

@@ -12,15 +12,15 @@ from datetime import timedelta
 from suppression import events
 from suppression.db import db
 from suppression.models import EventStatus
-from workers import effects, queues, reading
+from workers import batches, effects, reading
 
 MAX_ATTEMPTS = 8  # then the event is parked as failed for a person to look at
 log = logging.getLogger(__name__)
 
 
 def process_ready() -> int:
-    """Process a batch of the events waiting in Redis (workers/queues.py); how many."""
-    event_ids = queues.take_ready()
+    """Process a batch of the events waiting in Redis (workers/batches.py); how many."""
+    event_ids = batches.take_ready()
     try:
         events.count_attempts(event_ids)  # for the batch at once: one commit, not one per event
         db.session.commit()
@@ -28,7 +28,7 @@ def process_ready() -> int:
         db.session.rollback()
         log.exception("a batch of %d events could not start; retrying each on its own", len(event_ids))
         for event_id in event_ids:
-            queues.retry_later(event_id)
+            batches.retry_later(event_id)
         return 0
     for event_id in event_ids:
         try:
@@ -36,7 +36,7 @@ def process_ready() -> int:
         except Exception:  # not this batch's other events' problem: this one is retried alone
             db.session.rollback()
             log.exception("event %s: processing failed; retrying it on its own", event_id)
-            queues.retry_later(event_id)
+            batches.retry_later(event_id)
     return len(event_ids)
 
 
@@ -79,7 +79,7 @@ def sweep_pending(older_than_seconds: int = 300) -> int:
     One still waiting in the queue is then there twice, which is harmless."""
     stale = events.stale_pending(timedelta(seconds=older_than_seconds))
     db.session.commit()
-    queues.enqueue_events(stale)
+    batches.enqueue_events(stale)
     if stale:
         log.info("swept %d pending events", len(stale))
     return len(stale)

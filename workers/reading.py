@@ -49,7 +49,10 @@ def read(event: Event) -> Reading:
         return Reading(Classification(OTHER, detail="mail to the unsubscribe address"), bounce_to, message)
     from workers.classify import classify
     config = current_app.config
-    return Reading(classify(event.raw, config["ACCOUNT_HEADER"], config["LIST_HEADER"]), bounce_to)
+    verdict = classify(event.raw, config["ACCOUNT_HEADER"], config["LIST_HEADER"])
+    if verdict.unreadable:
+        raise Unreadable(f"unreadable message: {verdict.unreadable}")
+    return Reading(verdict, bounce_to)
 
 
 def _provider_event(event: Event) -> Reading:
