@@ -12,7 +12,14 @@ from config.policy import Policy, Rate
 from suppression import create_app
 from suppression.db import db
 from suppression.models import AuditEntry
-from suppression.policy import BounceAction, Level, bounce_action, counts_toward_limit, is_complaint, rate_level
+from suppression.policy import (
+    BounceAction,
+    Level,
+    bounce_action,
+    counts_toward_limit,
+    is_complaint,
+    rate_level,
+)
 from tests.test_inbound import arf, decision, dsn, ingest, post_mail  # noqa: F401 -- the fixture
 from workers.findings import RecipientResult
 

@@ -42,12 +42,10 @@ def test_header_names_are_defined_once():
     assert spelled == ["config/__init__.py"]
 
 
-def test_the_secret_key_is_required_on_postgresql(app, monkeypatch):
-    if not app.config["DATABASE_URL"].startswith("postgresql"):
-        pytest.skip("the SQLite case is below: a key kept under instance/")
+def test_the_secret_key_is_required_on_postgresql(monkeypatch):
     monkeypatch.delenv("SECRET_KEY")
     with pytest.raises(config.SettingsError, match="SECRET_KEY is required"):
-        create_app({"DATABASE_URL": app.config["DATABASE_URL"]})
+        create_app({"DATABASE_URL": "postgresql://suppression@db.example/suppression"})
 
 
 def test_on_sqlite_a_secret_key_is_made_once_and_kept(tmp_path):
