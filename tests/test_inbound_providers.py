@@ -317,3 +317,17 @@ def test_an_event_stored_before_payloads_were_kept_apart_is_read_from_its_raw_by
     assert runner.invoke(args=["inbound", "retry", str(event_id)]).exit_code == 0
     assert statuses(app) == [EventStatus.processed]
     assert decision(dealer, "jane@example.com")["reason"] == "hard_bounce"
+
+
+def test_a_provider_opt_out_is_audited_with_its_event(app, client, dealer, configured):
+    from suppression.models import AuditEntry
+    from tests.test_providers import subscription_change
+    configured(POSTMARK_WEBHOOK_TOKEN="s3cret")
+    body = json.dumps(subscription_change(Metadata={"X-Account-ID": str(dealer.account_id)}))
+    [event_id] = client.post("/v1/inbound/postmark?token=s3cret", data=body).json["ids"]
+    with app.app_context():
+        [entry] = db.session.scalars(select(AuditEntry).where(AuditEntry.actor == "worker"))
+        assert (entry.action, entry.target, entry.account_id) == ("suppression.add", "jane@example.com",
+                                                                  dealer.account_id)
+        assert entry.details == {"scope": "account", "list": None, "reason": "unsubscribed", "source": "postmark",
+                                 "event_id": event_id}
