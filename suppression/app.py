@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import config
 from suppression import db as database
 from suppression import logs, tokens
-from suppression.web import errors, ratelimit
+from suppression.web import errors, ratelimit, sessions
 from suppression.web.jsonio import OrjsonProvider
 from workers import providers
 
@@ -38,6 +38,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> OpenAPI:
     logs.configure(str(settings["LOG_LEVEL"]))
 
     app.json = OrjsonProvider(app)
+    sessions.init_app(app)
     database.db.init_app(app)
     migrate.init_app(app, database.db, directory=MIGRATIONS, render_as_batch=True)
 

@@ -79,6 +79,14 @@ def keyset_page(stmt, column, limit: int, before: int | None) -> tuple[list, int
     return rows, (getattr(rows[-1], column.key) if more else None)
 
 
+def commit() -> None:
+    """Commit the transaction of this request or job, if it has a session: the hot paths that
+    write on a connection of their own leave none, and making one only to commit nothing costs
+    a third of a millisecond."""
+    if db.session.registry.has():
+        db.session.commit()
+
+
 def autocommit() -> None:
     """Run the rest of this session's work without a transaction (reads only): on the hot path
     BEGIN and ROLLBACK are two of the four database round trips. Call before anything queries."""

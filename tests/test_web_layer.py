@@ -11,7 +11,7 @@ from suppression.api.auth import requires
 from suppression.api.blueprint import api_blueprint
 from suppression.errors import Invalid
 from suppression.models import Role
-from suppression.web import errors, ratelimit
+from suppression.web import errors, ratelimit, sessions
 
 
 @pytest.fixture
@@ -101,3 +101,19 @@ def test_requires_declares_the_roles_on_the_view():
     def view():
         return None
     assert view.required_roles == {Role.staff, Role.sender}
+
+
+def test_only_the_surfaces_whose_users_log_in_get_cookie_sessions(fresh_app):
+    from flask import session
+    sessions.init_app(fresh_app, frozenset({"console"}))
+    console, other = Blueprint("console", __name__, url_prefix="/console"), Blueprint("other", __name__,
+                                                                                        url_prefix="/other")
+    for bp in (console, other):
+        bp.add_url_rule("/login", "login", lambda: session.update(user="ann") or "ok")
+        errors.install(bp, errors.plain_page)
+        fresh_app.register_blueprint(bp)
+    client = fresh_app.test_client()
+    assert "session=" in client.get("/console/login").headers.get("Set-Cookie", "")
+    refused = client.get("/other/login")
+    assert refused.status_code == 500 and "Set-Cookie" not in refused.headers  # a null session cannot be written
+    assert "Set-Cookie" not in client.get("/healthz").headers

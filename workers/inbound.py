@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from suppression import events
-from suppression.db import db
+from suppression.db import commit, db
 from suppression.errors import Forbidden, Invalid, TooLarge, Unauthenticated
 from workers import batches, providers
 
@@ -32,7 +32,7 @@ def accept_mail(raw: bytes, kind: str = "auto") -> Accepted:
     if not raw.strip():
         raise Invalid("send the raw message as the request body", code="empty_message")
     [(event_id, new)] = events.store("mail", [(raw, events.mail_key(raw))], kind)
-    db.session.commit()
+    commit()  # nothing, on PostgreSQL: events.store committed on its own connection
     status = batches.enqueue_event(event_id) if new else events.status_of(event_id)
     return Accepted(event_id, status, not new)
 
