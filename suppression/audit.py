@@ -1,6 +1,8 @@
 """Audit log entries: added to the caller's session, committed with the change they record."""
 from __future__ import annotations
 
+import orjson
+
 from suppression.db import db
 from suppression.models import AuditEntry
 
@@ -15,9 +17,15 @@ def record(actor: str, action: str, target: str, *, account_id: int | None = Non
 
 
 def insert_sql(rows: str) -> str:
-    """For the one-statement hot paths: an INSERT of one audit entry per row of the SQL row
-    source `rows`, with the parameters :audit_at, :audit_actor, :audit_action, :audit_target,
-    :audit_account_id and :audit_details (JSON text)."""
+    """For the one-statement paths of PostgreSQL: an INSERT of one audit entry per row of the SQL
+    row source `rows`, whose `address` column is the target, with the parameters :audit_at,
+    :audit_actor, :audit_action, :audit_account_id and :audit_details (JSON text)."""
     return ("INSERT INTO audit_log (at, actor, action, target, account_id, details) "
-            "SELECT :audit_at, :audit_actor, :audit_action, :audit_target, :audit_account_id, "
+            "SELECT :audit_at, :audit_actor, :audit_action, address, :audit_account_id, "
             f"CAST(:audit_details AS json) FROM {rows}")
+
+
+def params(at, actor: str, action: str, account_id: int | None, details: dict) -> dict:
+    """The parameters of `insert_sql`."""
+    return {"audit_at": at, "audit_actor": actor, "audit_action": action, "audit_account_id": account_id,
+            "audit_details": orjson.dumps(details).decode()}

@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 
 import orjson
 from sqlalchemy import bindparam, delete, select, text
@@ -97,15 +98,21 @@ def _decide(chunk: lookup.Chunk, best: dict[str, tuple[int, str, str]]) -> list[
 
 
 def add(scope: Scope, addresses: Iterable[str], reason: Reason, source: str, actor: str, *,
-        expires_at: datetime | None = None, event_id: int | None = None) -> AddResult:
-    """Suppress normalized `addresses` in `scope`; an expiring entry is replaced by a longer one."""
+        expires_at: datetime | None = None, event_id: int | None = None,
+        audited: tuple | None = None) -> AddResult:
+    """Suppress normalized `addresses` in `scope`; an expiring entry is replaced by a longer one.
+    `audited` (PostgreSQL; see `suppress`): (actor, action, account id, details) of an audit entry
+    to write, in the same statement, for each address added."""
     unique = list(dict.fromkeys(addresses))
     if not unique:
         return AddResult()
     values = {"scope_key": scope.key, "account_id": scope.account_id, "list_name": scope.list_name,
               "reason": reason.value, "source": source, "event_id": event_id, "created_by": actor,
               "created_at": utcnow(), "expires_at": expires_at}
-    added = set(db.session.scalars(_upsert_sql(), {"addresses": _address_param(unique), **values}))
+    if audited:
+        values |= audit.params(values["created_at"], *audited)
+    statement = _upsert_sql(audited=bool(audited))
+    added = set(db.session.scalars(statement, {"addresses": _address_param(unique), **values}))
     return AddResult(added=[a for a in unique if a in added],
                      already_present=[a for a in unique if a not in added])
 
@@ -114,15 +121,21 @@ def suppress(scope: Scope, addresses: Iterable[str], reason: Reason, source: str
              expires_at: datetime | None = None, event_id: int | None = None,
              dealer_id: int | None = None) -> AddResult:
     """`add`, with an audit entry for each address it added; `dealer_id` names the account the
-    entry is filed under when the scope has none (a global suppression one dealer's mail caused)."""
-    result = add(scope, addresses, reason, source, actor, expires_at=expires_at, event_id=event_id)
+    entry is filed under when the scope has none (a global suppression one dealer's mail caused).
+    On PostgreSQL the entries are written by the upsert's own statement: the worker makes one
+    for most events it reads, and a second round trip would cost a tenth of its time."""
     details = {"scope": scope.level, "list": scope.list_name, "reason": reason.value, "source": source}
     if event_id is not None:
         details["event_id"] = event_id
     if expires_at is not None:
         details["expires_at"] = expires_at.isoformat()
+    entries = (actor, "suppression.add", scope.account_id or dealer_id, details)
+    if dialect() == "postgresql":
+        return add(scope, addresses, reason, source, actor, expires_at=expires_at, event_id=event_id,
+                   audited=entries)
+    result = add(scope, addresses, reason, source, actor, expires_at=expires_at, event_id=event_id)
     for address in result.added:
-        audit.record(actor, "suppression.add", address, account_id=scope.account_id or dealer_id, details=details)
+        audit.record(actor, "suppression.add", address, account_id=entries[2], details=details)
     return result
 
 
@@ -153,16 +166,28 @@ def upsert_sql(rows: str) -> str:
     return _UPSERT.format(addresses=rows)
 
 
-def stamped(sql: str):
-    """`sql` as a statement whose :created_at and :expires_at bind as stored timestamps."""
+def stamped(sql: str, *names: str):
+    """`sql` as a statement whose :created_at and :expires_at (and `names`) bind as stored timestamps."""
     stamp = Suppression.__table__.c.created_at.type
-    return text(sql).bindparams(bindparam("created_at", type_=stamp), bindparam("expires_at", type_=stamp))
+    return text(sql).bindparams(*(bindparam(name, type_=stamp) for name in ("created_at", "expires_at", *names)))
 
 
-def _upsert_sql():
-    if dialect() == "postgresql":
-        return stamped(upsert_sql("unnest(CAST(:addresses AS text[])) AS a(address)"))
-    return stamped(upsert_sql("(SELECT value AS address FROM json_each(:addresses))"))
+_AUDITED = "WITH added AS ({upsert}), audited AS ({audit}) SELECT address FROM added"
+
+
+@cache
+def _upsert_statement(dialect_name: str, audited: bool):
+    # One statement object per shape, so SQLAlchemy compiles it once per process.
+    if dialect_name != "postgresql":
+        return stamped(upsert_sql("(SELECT value AS address FROM json_each(:addresses))"))
+    upsert = upsert_sql("unnest(CAST(:addresses AS text[])) AS a(address)")
+    if not audited:
+        return stamped(upsert)
+    return stamped(_AUDITED.format(upsert=upsert, audit=audit.insert_sql("added")), "audit_at")
+
+
+def _upsert_sql(audited: bool = False):
+    return _upsert_statement(dialect(), audited)
 
 
 def _address_param(addresses: list[str]):

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from urllib.parse import urlsplit
 
-import orjson
 from flask import current_app
 
 from suppression import audit, counters, lists, tokens
@@ -106,10 +105,8 @@ _ONE_STATEMENT_PG = pyformat(_ONE_STATEMENT)
 
 
 def _in_one_statement(params: dict) -> tuple[str | None, bool]:
-    params = params | {"day": params["created_at"].date(), "audit_at": params["created_at"],
-                       "audit_actor": params["actor"], "audit_action": "suppression.unsubscribe",
-                       "audit_target": params["address"], "audit_account_id": params["dealer_id"],
-                       "audit_details": orjson.dumps(params["details"]).decode()}
+    params = params | {"day": params["created_at"].date()} | audit.params(
+        params["created_at"], params["actor"], "suppression.unsubscribe", params["dealer_id"], params["details"])
     # Its own connection in autocommit, outside the ORM session: the statement is atomic alone,
     # so it needs no BEGIN and COMMIT, and this is the hot path of a one-click POST.
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
