@@ -71,6 +71,10 @@ DEFAULTS: dict[str, object] = {
     "MAILGUN_SIGNING_KEY": "",
     "MAILGUN_MAX_AGE": 300,  # seconds a signed timestamp stays acceptable
     "POSTMARK_WEBHOOK_TOKEN": "",  # sent as ?token= or HTTP Basic auth
+    # AUP alerts: an HMAC-signed JSON POST on each alert opened or escalated and each suspension
+    # (empty: none); the secret signs it, and the receiver checks it.
+    "ALERT_WEBHOOK_URL": "",
+    "ALERT_WEBHOOK_SECRET": "",
     # The suppression index is hot in memory or on SSD; with PostgreSQL's default of 4 the
     # planner reads 1,000,000 rows sequentially rather than look up 10,000 keys (300 ms vs 85 ms).
     "PG_RANDOM_PAGE_COST": "1.1",
@@ -133,6 +137,13 @@ def _check(settings: Mapping[str, object]) -> None:
     except ValueError:
         raise SettingsError(f"PG_RANDOM_PAGE_COST must be a positive number, not {settings['PG_RANDOM_PAGE_COST']!r}") \
             from None
+    if settings["ALERT_WEBHOOK_URL"]:
+        hook = urlsplit(str(settings["ALERT_WEBHOOK_URL"]))
+        if hook.scheme not in ("http", "https") or not hook.hostname:
+            raise SettingsError(f"ALERT_WEBHOOK_URL must be an http(s) URL, not {settings['ALERT_WEBHOOK_URL']!r}")
+        if len(str(settings["ALERT_WEBHOOK_SECRET"])) < MIN_SECRET_KEY:
+            raise SettingsError(f"ALERT_WEBHOOK_SECRET must be at least {MIN_SECRET_KEY} characters when "
+                                "ALERT_WEBHOOK_URL is set: the receiver checks each notification's signature")
     secret = str(settings["SECRET_KEY"])
     if secret and len(secret) < MIN_SECRET_KEY:
         raise SettingsError(f"SECRET_KEY must be at least {MIN_SECRET_KEY} characters (make one with "

@@ -49,8 +49,14 @@ class Policy:
     # week would be a 100 % rate and suspend the account, so it shares the complaint rule's.
     hard_bounce_rate: Rate = field(default_factory=lambda: Rate(days=7, min_sends=1000, warning=0.02, critical=0.05))
     unsubscribe_rate: Rate = field(default_factory=lambda: Rate(days=7, min_sends=1000, warning=0.01))
-    trap_hits_critical: int = 1  # spam-trap hits in unsubscribe_rate.days that are critical
-    auto_suspend: bool = True  # a critical alert suspends the account at once
+    trap_hits_critical: int = 1  # spam-trap hits within trap_hits_days that are critical
+    trap_hits_days: int = 30
+    auto_suspend: bool = True  # an alert that opens or escalates critical suspends the account at once
+
+    def windows(self) -> frozenset[int]:
+        """The distinct windows (days) the AUP rules look back over."""
+        return frozenset({self.complaint_rate.days, self.hard_bounce_rate.days, self.unsubscribe_rate.days,
+                          self.trap_hits_days})
 
     @classmethod
     def from_settings(cls, environ: Mapping[str, str], overrides: Mapping[str, object] | None = None) -> Policy:
@@ -130,7 +136,8 @@ def _boolean(name: str, raw: object) -> bool:
 
 
 def _check(policy: Policy) -> None:
-    for name in ("soft_bounce_limit", "soft_bounce_days", "soft_bounce_suppress_days", "trap_hits_critical"):
+    for name in ("soft_bounce_limit", "soft_bounce_days", "soft_bounce_suppress_days", "trap_hits_critical",
+                 "trap_hits_days"):
         if getattr(policy, name) < 1:
             raise SettingsError(f"{name.upper()} must be at least 1")
     for rule_name in ("complaint_rate", "hard_bounce_rate", "unsubscribe_rate"):

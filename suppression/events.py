@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, select, text, update
 
 from suppression.db import db, dialect, pyformat, utcnow
 from suppression.errors import NotFound
-from suppression.models import Event, EventStatus, Payload
+from suppression.models import Event, EventStatus, Outcome, Payload
 
 SOURCES = ("mail", "ses", "sendgrid", "mailgun", "postmark")
 KINDS = ("auto", "bounce", "complaint", "seed", "unsubscribe")
@@ -111,12 +111,18 @@ def get(event_id: int) -> Event:
 
 
 def finish(event: Event, status: EventStatus, *, classification: dict | None = None,
-           account_id: int | None = None, error: str | None = None) -> None:
+           account_id: int | None = None, outcome: Outcome | None = None, error: str | None = None) -> None:
     """Record the outcome of reading `event` (in the caller's transaction)."""
     event.status, event.error = status, (error or None) and error[:2000]
     event.classification = classification
-    event.account_id = account_id
+    event.account_id, event.outcome = account_id, outcome
     event.processed_at = utcnow()
+
+
+def evidence(account_id: int, outcome: Outcome, limit: int = 100) -> list[Event]:
+    """The account's events that counted as `outcome`, newest first."""
+    return list(db.session.scalars(select(Event).where(Event.account_id == account_id, Event.outcome == outcome)
+                                   .order_by(Event.id.desc()).limit(limit)))
 
 
 def count_attempts(event_ids: list[int]) -> None:

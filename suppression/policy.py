@@ -7,10 +7,12 @@ Nothing here reads the database, so every rule is tested on its own.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 from config.policy import ADDRESS_REASONS, NOT_COMPLAINTS, Policy, Rate
+from suppression.models.events import Outcome
 
 NOT_FAILED = frozenset({"delivered", "relayed", "expanded"})  # DSN actions that are not failures
 
@@ -83,3 +85,70 @@ def rate_level(rule: Rate, events: int, sends: int) -> Level | None:
     if rule.critical is not None and rate >= rule.critical:
         return Level.critical
     return Level.warning if rate >= rule.warning else None
+
+
+@dataclass(frozen=True)
+class Counts:
+    """One account's daily counters summed over a window."""
+
+    sends: int = 0
+    hard_bounces: int = 0
+    soft_bounces: int = 0
+    complaints: int = 0
+    unsubscribes: int = 0
+    trap_hits: int = 0
+    seed_findings: int = 0
+
+
+@dataclass(frozen=True)
+class Rule:
+    """An AUP rule: which counter it reads, and which events are its evidence."""
+
+    name: str
+    counter: str
+    evidence: Outcome | None
+
+
+# The AUP rules (DESIGN.md), as data; their thresholds are the policy's fields of the same name.
+RATE_RULES = (Rule("complaint_rate", "complaints", Outcome.complaint),
+              Rule("hard_bounce_rate", "hard_bounces", Outcome.hard_bounce),
+              Rule("unsubscribe_rate", "unsubscribes", Outcome.unsubscribe))
+TRAP_RULE = Rule("trap_hits", "trap_hits", None)
+RULES = {rule.name: rule for rule in (*RATE_RULES, TRAP_RULE)}
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One rule's reading of one account: the value (None: undefined, too little volume), the
+    level it crosses, and what it was judged from."""
+
+    rule: str
+    value: float | None
+    level: Level | None
+    threshold: float  # the level's threshold; the warning threshold when no level is crossed
+    window_days: int
+    volume: int  # sends in the window
+    events: int  # the rule's events in the window
+
+
+def judge(sums: Mapping[int, Counts], policy: Policy) -> list[Reading]:
+    """Every rule's reading of one account, from its counters summed over each window (days ->
+    Counts, for each of policy.windows())."""
+    readings = [_rate_reading(rule, getattr(policy, rule.name), sums[getattr(policy, rule.name).days])
+                for rule in RATE_RULES]
+    return readings + [_trap_reading(sums[policy.trap_hits_days], policy)]
+
+
+def _rate_reading(rule: Rule, limits: Rate, counts: Counts) -> Reading:
+    events = getattr(counts, rule.counter)
+    level = rate_level(limits, events, counts.sends)
+    value = events / counts.sends if counts.sends >= max(limits.min_sends, 1) else None
+    threshold = limits.critical if level == Level.critical else limits.warning
+    return Reading(rule.name, value, level, threshold, limits.days, counts.sends, events)
+
+
+def _trap_reading(counts: Counts, policy: Policy) -> Reading:
+    # Mail to a spam trap means a bought or scraped list, whatever the volume.
+    level = Level.critical if counts.trap_hits >= policy.trap_hits_critical else None
+    return Reading(TRAP_RULE.name, float(counts.trap_hits), level, float(policy.trap_hits_critical),
+                   policy.trap_hits_days, counts.sends, counts.trap_hits)

@@ -31,6 +31,11 @@ def test_the_sweep_of_pending_events_is_declared_every_five_minutes_on_the_inbou
     assert len({periodic.name for periodic in schedule.SCHEDULE}) == len(schedule.SCHEDULE)
 
 
+def test_the_aup_evaluation_of_every_account_is_declared_every_five_minutes_on_the_aup_queue():
+    evaluation = Periodic("aup-evaluate", "workers.jobs.evaluate_accounts", "*/5 * * * *", queues.AUP)
+    assert evaluation in schedule.SCHEDULE
+
+
 def test_a_periodic_job_with_a_bad_crontab_or_queue_is_refused_where_it_is_declared():
     with pytest.raises(ValueError, match="not a crontab line"):
         Periodic("typo", "workers.jobs.sweep_pending", "every 5 minutes")
@@ -42,7 +47,8 @@ def test_each_slot_of_the_sweep_is_queued_once_however_many_workers_schedule_it(
     event_id = stored_while_redis_was_down(queued_app, minutes_ago=10)
     redis = Redis.from_url(redis_url)
     slot = croniter("*/5 * * * *", now()).get_prev(datetime)
-    first, second, late = (due(scheduler.Scheduler(redis), slot) for _ in range(3))  # three workers' schedulers
+    sweep = [periodic for periodic in schedule.SCHEDULE if periodic.name == "sweep-pending"]
+    first, second, late = (due(scheduler.Scheduler(redis, sweep), slot) for _ in range(3))  # three workers' schedulers
     assert [cron_job.name for cron_job in first.enqueue_jobs()] == ["sweep-pending"]
     second.enqueue_jobs()
     assert queues.queue(queues.INBOUND, redis).job_ids == [scheduler.slot_id("sweep-pending", slot)]

@@ -10,6 +10,7 @@ logged with its inputs (never the address).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
@@ -19,7 +20,7 @@ from suppression import counters, lists, policy, unsubscribe
 from suppression.addresses import normalize
 from suppression.db import db, utcnow
 from suppression.errors import Invalid
-from suppression.models import EventStatus, Reason, SoftBounce
+from suppression.models import EventStatus, Outcome, Reason, SoftBounce
 from suppression.policy import BounceAction
 from workers import attribution
 from workers.findings import BOUNCE, COMPLAINT, Classification, RecipientResult
@@ -30,32 +31,56 @@ ACTOR = "worker"
 log = logging.getLogger(__name__)
 
 
-def apply(event_id: int, reading: Reading) -> tuple[EventStatus, int | None]:
-    """Apply `reading` of event `event_id`; the event's new status and its account."""
+@dataclass
+class Applied:
+    """What applying an event did: its status, its dealer, and the counters it bumped."""
+
+    status: EventStatus
+    account_id: int | None = None
+    counted: set[str] = field(default_factory=set)
+
+    @property
+    def outcome(self) -> Outcome | None:
+        """The weightiest thing the event counted against its dealer (the alerts' evidence)."""
+        return next((outcome for counter, outcome in _OUTCOMES if counter in self.counted), None)
+
+    def count(self, counter: str, amount: int = 1) -> None:
+        if self.account_id is not None and amount:
+            counters.bump(self.account_id, counter, amount)
+            self.counted.add(counter)
+
+
+_OUTCOMES = (("complaints", Outcome.complaint), ("hard_bounces", Outcome.hard_bounce),
+             ("unsubscribes", Outcome.unsubscribe), ("soft_bounces", Outcome.soft_bounce))
+
+
+def apply(event_id: int, reading: Reading) -> Applied:
+    """Apply `reading` of event `event_id`."""
     verdict = reading.classification
     if reading.unsubscribe_message is not None:
         return _mailto(reading, event_id)
     if reading.subscription_url:
         ses.confirm_subscription(reading.subscription_url)
-        return EventStatus.processed, None
-    account_id = attribution.account_for(verdict.original, reading.bounce_to)
+        return Applied(EventStatus.processed)
+    applied = Applied(EventStatus.processed, attribution.account_for(verdict.original, reading.bounce_to))
     if reading.provider_unsubscribe:
-        return _provider_opt_out(verdict, account_id, reading, event_id)
+        return _provider_opt_out(verdict, reading, event_id, applied)
     if verdict.kind == BOUNCE:
         for recipient in verdict.recipients:
-            _bounce(recipient, account_id, event_id)
+            _bounce(recipient, event_id, applied)
     elif verdict.kind == COMPLAINT and policy.is_complaint(verdict.feedback_type):
         for recipient in verdict.recipients:
-            _complaint(recipient, account_id, event_id)
+            _complaint(recipient, event_id, applied)
     else:
-        return EventStatus.ignored, account_id
-    return EventStatus.processed, account_id
+        applied.status = EventStatus.ignored
+    return applied
 
 
-def _bounce(recipient: RecipientResult, account_id: int | None, event_id: int) -> None:
+def _bounce(recipient: RecipientResult, event_id: int, applied: Applied) -> None:
     address = normalize(recipient.address)
     if address is None or not policy.is_failure(recipient):
         return  # a mangled address in a report, or a delivery notice: nothing to record
+    account_id = applied.account_id
     rules = current_app.config["POLICY"]
     recent = _record_soft_bounce(address, account_id, event_id, rules) if policy.counts_toward_limit(recipient) else 0
     decision = policy.bounce_action(recipient, recent, rules)
@@ -65,9 +90,9 @@ def _bounce(recipient: RecipientResult, account_id: int | None, event_id: int) -
         # A dead address is dead for every dealer, attributed or not.
         lists.suppress(lists.GLOBAL, [address], Reason.hard_bounce, "bounce", ACTOR, event_id=event_id,
                        dealer_id=account_id)
-        _count(account_id, "hard_bounces")
+        applied.count("hard_bounces")
         return
-    _count(account_id, "soft_bounces")
+    applied.count("soft_bounces")
     if decision.action == BounceAction.suppress_for_a_while:
         lists.suppress(lists.GLOBAL, [address], Reason.soft_bounce_limit, "bounce", ACTOR, event_id=event_id,
                        dealer_id=account_id, expires_at=utcnow() + timedelta(days=rules.soft_bounce_suppress_days))
@@ -82,26 +107,27 @@ def _record_soft_bounce(address: str, account_id: int | None, event_id: int, rul
                              .where(SoftBounce.address == address, SoftBounce.at >= since))
 
 
-def _complaint(recipient: RecipientResult, account_id: int | None, event_id: int) -> None:
+def _complaint(recipient: RecipientResult, event_id: int, applied: Applied) -> None:
     address = normalize(recipient.address)
-    if account_id is None or address is None:
+    if applied.account_id is None or address is None:
         log.info("event %s: complaint kept as evidence: %s", event_id,
-                 "no known dealer" if account_id is None else "no readable address")
+                 "no known dealer" if applied.account_id is None else "no readable address")
         return
-    lists.suppress(lists.Scope(account_id), [address], Reason.complained, "complaint", ACTOR, event_id=event_id)
-    _count(account_id, "complaints")
-    log.info("event %s: complaint: suppressed for account %s", event_id, account_id)
+    lists.suppress(lists.Scope(applied.account_id), [address], Reason.complained, "complaint", ACTOR,
+                   event_id=event_id)
+    applied.count("complaints")
+    log.info("event %s: complaint: suppressed for account %s", event_id, applied.account_id)
 
 
-def _provider_opt_out(verdict: Classification, account_id: int | None, reading: Reading,
-                      event_id: int) -> tuple[EventStatus, int | None]:
+def _provider_opt_out(verdict: Classification, reading: Reading, event_id: int, applied: Applied) -> Applied:
     addresses = [a for a in (normalize(r.address) for r in verdict.recipients) if a]
-    if account_id is None or not addresses:
-        return EventStatus.ignored, account_id  # kept: an opt-out from no known dealer
-    scope = _opt_out_scope(account_id, reading.unsubscribe_list)
+    if applied.account_id is None or not addresses:
+        applied.status = EventStatus.ignored  # kept: an opt-out from no known dealer
+        return applied
+    scope = _opt_out_scope(applied.account_id, reading.unsubscribe_list)
     added = lists.suppress(scope, addresses, Reason.unsubscribed, reading.provider, ACTOR, event_id=event_id).added
-    _count(account_id, "unsubscribes", len(added))
-    return EventStatus.processed, account_id
+    applied.count("unsubscribes", len(added))
+    return applied
 
 
 def _opt_out_scope(account_id: int, list_name: str | None) -> lists.Scope:
@@ -115,14 +141,10 @@ def _opt_out_scope(account_id: int, list_name: str | None) -> lists.Scope:
     return lists.Scope(account_id)
 
 
-def _count(account_id: int | None, counter: str, amount: int = 1) -> None:
-    if account_id is not None and amount:
-        counters.bump(account_id, counter, amount)
-
-
-def _mailto(reading: Reading, event_id: int) -> tuple[EventStatus, int | None]:
+def _mailto(reading: Reading, event_id: int) -> Applied:
     # In the job's transaction, like every other effect: the opt-out lands with the event's status.
     outcome = unsubscribe.from_mail(reading.unsubscribe_message, event_id)
     if outcome is None:
-        return EventStatus.ignored, None
-    return EventStatus.processed, outcome.account_id
+        return Applied(EventStatus.ignored)
+    # The opt-out counted itself (unsubscribe.py counts where it suppresses, as a one-click does).
+    return Applied(EventStatus.processed, outcome.account_id, {"unsubscribes"} if outcome.changed else set())

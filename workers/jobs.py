@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from suppression import events
+from suppression import aup, events
 from suppression.db import db
 from suppression.models import EventStatus
-from workers import batches, effects, reading
+from workers import alerting, batches, effects, reading
 
 MAX_ATTEMPTS = 8  # then the event is parked as failed for a person to look at
 log = logging.getLogger(__name__)
@@ -30,13 +30,15 @@ def process_ready() -> int:
         for event_id in event_ids:
             batches.retry_later(event_id)
         return 0
+    counted: set[int] = set()  # accounts whose counters changed: judged once, after the batch
     for event_id in event_ids:
         try:
-            _process(event_id)
+            counted |= _process(event_id)[1]
         except Exception:  # not this batch's other events' problem: this one is retried alone
             db.session.rollback()
             log.exception("event %s: processing failed; retrying it on its own", event_id)
             batches.retry_later(event_id)
+    alerting.request_evaluation(sorted(counted))
     return len(event_ids)
 
 
@@ -44,34 +46,61 @@ def process_event(event_id: int) -> str:
     """Read one stored event and apply what it says; its status afterwards."""
     events.count_attempts([event_id])
     db.session.commit()
-    return _process(event_id)
+    status, counted = _process(event_id)
+    alerting.request_evaluation(sorted(counted))
+    return status
 
 
-def _process(event_id: int) -> str:
+def evaluate_account(account_id: int) -> int:
+    """Judge one account against the AUP (asked for after events counted against it); how many
+    of its alerts opened or escalated."""
+    return _evaluate([account_id])
+
+
+def evaluate_accounts() -> int:
+    """Judge every account with recent counts or an open alert (workers/schedule.py)."""
+    return _evaluate(None)
+
+
+def _evaluate(account_ids: list[int] | None) -> int:
+    outcome = aup.evaluate(account_ids)
+    db.session.commit()
+    alerting.announce(outcome)  # after the commit: what is announced is there to see
+    return len(outcome.changes)
+
+
+def notify(kind: str, alert_id: int) -> None:
+    """Send one notification to ALERT_WEBHOOK_URL; a failure raises, and RQ retries it."""
+    alerting.send(kind, alert_id)
+
+
+def _process(event_id: int) -> tuple[str, set[int]]:
+    """The event's status afterwards, and the account it counted against (if it counted)."""
     # Everything below is one transaction that a replay repeats, so its commit need not wait
     # for the disk: if the database crashes first, the event is still pending and is swept.
     events.relaxed_commit()
     event = events.claim(event_id)
     if event is None:
         db.session.rollback()
-        return EventStatus.pending.value  # another worker has it right now
+        return EventStatus.pending.value, set()  # another worker has it right now
     if event.status != EventStatus.pending:
         db.session.commit()
-        return event.status.value  # done before: queued twice, or a replay of a finished one
+        return event.status.value, set()  # done before: queued twice, or a replay of a finished one
     if event.attempts > MAX_ATTEMPTS:
         events.finish(event, EventStatus.failed, error=f"gave up after {MAX_ATTEMPTS} attempts")
         db.session.commit()
-        return EventStatus.failed.value
+        return EventStatus.failed.value, set()
     try:
         verdict = reading.read(event)
     except reading.Unreadable as exc:
         events.finish(event, EventStatus.failed, error=str(exc))
         db.session.commit()
-        return EventStatus.failed.value
-    status, account_id = effects.apply(event.id, verdict)
-    events.finish(event, status, classification=verdict.classification.as_json(), account_id=account_id)
+        return EventStatus.failed.value, set()
+    applied = effects.apply(event.id, verdict)
+    events.finish(event, applied.status, classification=verdict.classification.as_json(),
+                  account_id=applied.account_id, outcome=applied.outcome)
     db.session.commit()
-    return status.value
+    return applied.status.value, {applied.account_id} if applied.outcome else set()
 
 
 def sweep_pending(older_than_seconds: int = 300) -> int:

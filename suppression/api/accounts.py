@@ -8,9 +8,8 @@ from suppression import accounts
 from suppression.api.auth import actor, requires
 from suppression.api.blueprint import api_blueprint
 from suppression.api.schemas import MAX_PAGE_SIZE
-from suppression.db import db, keyset_page
+from suppression.db import db, iso, keyset_page
 from suppression.models import Account, AuditEntry, Role, Suppression
-from suppression.web.jsonio import iso
 
 bp = api_blueprint("accounts", __name__, "staff")
 

@@ -12,11 +12,10 @@ from suppression.api import csvio
 from suppression.api.auth import actor, caller, requires
 from suppression.api.blueprint import api_blueprint
 from suppression.api.schemas import MAX_PAGE_SIZE, MAX_SUPPRESSION_BATCH
-from suppression.db import db, keyset_page, utcnow
+from suppression.db import db, iso, keyset_page, utcnow
 from suppression.errors import Forbidden, Invalid, NotFound
 from suppression.models import Reason, Role, Suppression
 from suppression.models.suppressions import scope_level
-from suppression.web.jsonio import iso
 
 bp = api_blueprint("suppressions", __name__, "suppressions", url_prefix="/v1/suppressions")
 

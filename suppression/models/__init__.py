@@ -6,14 +6,15 @@ from suppression.models.accounts import (
     ApiKey,
     Role,
 )
+from suppression.models.alerts import Alert, AlertStatus, Severity
 from suppression.models.audit import AuditEntry
 from suppression.models.bounces import SoftBounce
 from suppression.models.counters import DailyCount
-from suppression.models.events import Event, EventStatus, Payload
+from suppression.models.events import Event, EventStatus, Outcome, Payload
+from suppression.models.sends import SendReport
 from suppression.models.suppressions import Reason, Suppression
 
 __all__ = [
-    "Account", "AccountDomain", "AccountStatus", "ApiKey", "AuditEntry", "DailyCount", "Event", "EventStatus", "Reason",
-    "Payload", "Role", "SoftBounce",
-    "Suppression",
+    "Account", "AccountDomain", "AccountStatus", "Alert", "AlertStatus", "ApiKey", "AuditEntry", "DailyCount", "Event",
+    "EventStatus", "Outcome", "Payload", "Reason", "Role", "SendReport", "Severity", "SoftBounce", "Suppression",
 ]

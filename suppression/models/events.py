@@ -22,6 +22,16 @@ class EventStatus(str, enum.Enum):
     ignored = "ignored"  # read, and nothing to do (a delivery report, a not-spam report)
 
 
+class Outcome(str, enum.Enum):
+    """What a processed event counted against its dealer: the evidence an AUP alert links to.
+    An event with several recipients counts as the weightiest of what it did."""
+
+    complaint = "complaint"
+    hard_bounce = "hard_bounce"
+    unsubscribe = "unsubscribe"
+    soft_bounce = "soft_bounce"
+
+
 class Payload(db.Model):
     """A provider's webhook body as it arrived, kept as evidence for its events."""
 
@@ -38,7 +48,8 @@ class Event(db.Model):
     event, delivered twice, one row."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_status_id", "status", "id"),)
+    __table_args__ = (Index("ix_events_status_id", "status", "id"),
+                      Index("ix_events_account_outcome_id", "account_id", "outcome", "id"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     source: Mapped[str] = mapped_column(String(16))  # mail, ses, sendgrid, mailgun, postmark
@@ -56,5 +67,6 @@ class Event(db.Model):
     error: Mapped[str | None] = mapped_column(Text)
     classification: Mapped[dict | None] = mapped_column(JSON)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    outcome: Mapped[Outcome | None] = mapped_column(Enum(Outcome, native_enum=False, length=16))
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import enum
 import json
-from datetime import UTC, datetime
 
 import orjson
 from flask.json.provider import JSONProvider
@@ -36,11 +35,3 @@ class OrjsonProvider(JSONProvider):
     def response(self, *args, **kwargs):
         obj = self._prepare_response_obj(args, kwargs)
         return self._app.response_class(_dumps(obj), mimetype="application/json")
-
-
-def iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a Z, or None."""
-    if value is None:
-        return None
-    # isoformat, not strftime: five times faster, and an export formats two per row.
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
