@@ -13,7 +13,7 @@ from sqlalchemy import select
 from suppression import accounts, alerts, counters
 from suppression.db import db, dialect
 from suppression.models import Account, AccountStatus, Severity
-from suppression.policy import Counts, judge
+from suppression.policy import Counts, Reading, judge
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,13 @@ def evaluate(account_ids: list[int] | None = None) -> Outcome:
         if policy.auto_suspend and _suspend(account, found):
             suspended.append(account_id)
     return Outcome(changes, suspended)
+
+
+def readings(account_id: int) -> list[Reading]:
+    """Every rule's reading of the account now."""
+    policy = current_app.config["POLICY"]
+    sums = counters.window_sums(policy.windows(), [account_id])[account_id]
+    return judge(sums, policy)
 
 
 def _locked(account_id: int) -> Account | None:

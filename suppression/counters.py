@@ -43,10 +43,12 @@ def window_sums(windows: Iterable[int], account_ids: list[int] | None = None,
     params = {f"since_{n}": today - timedelta(days=n - 1) for n in windows}
     rows = db.session.execute(_window_sql(tuple(windows), account_ids is not None),
                               params | ({"accounts": account_ids} if account_ids is not None else {}))
-    sums: dict[int, dict[int, Counts]] = {account_id: {n: Counts() for n in windows} for account_id in account_ids or ()}
+    sums: dict[int, dict[int, Counts]] = {account_id: {n: Counts() for n in windows}
+                                          for account_id in account_ids or ()}
     for row in rows:
         values = iter(row[1:])
-        sums[row[0]] = {n: Counts(*(next(values) for _ in COUNTERS)) for n in windows}
+        # int(): PostgreSQL sums BIGINTs as NUMERIC, and a Decimal rate compares exactly with a float threshold.
+        sums[row[0]] = {n: Counts(*(int(next(values)) for _ in COUNTERS)) for n in windows}
     return sums
 
 
@@ -65,3 +67,11 @@ def daily(account_id: int, first: date, last: date) -> list[DailyCount]:
     return list(db.session.scalars(select(DailyCount).where(DailyCount.account_id == account_id,
                                                             DailyCount.day >= first, DailyCount.day <= last)
                                    .order_by(DailyCount.day)))
+
+
+def series(account_id: int, first: date, last: date) -> list[tuple[date, Counts]]:
+    """The account's counters for each day from `first` to `last`, days without counts as zeros."""
+    rows = daily(account_id, first, last)
+    found = {row.day: Counts(*(getattr(row, counter) for counter in COUNTERS)) for row in rows}
+    days = (first + timedelta(days=n) for n in range((last - first).days + 1))
+    return [(day, found.get(day, Counts())) for day in days]

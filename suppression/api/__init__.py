@@ -9,16 +9,18 @@ def register(app: OpenAPI) -> None:
     """Register the blueprints and the OpenAPI document; refuse a view that declares no callers."""
     from suppression.api import (
         accounts,
+        alerts,
         auth,
         check,
         errors,
         inbound,
         links,
         ops,
+        sends,
         suppressions,
     )
     app.validation_error_callback = errors.validation_error
-    blueprints = [module.bp for module in (check, suppressions, links, inbound, accounts, ops)]
+    blueprints = [module.bp for module in (check, suppressions, links, sends, inbound, accounts, alerts, ops)]
     for bp in blueprints:
         app.register_api(bp)
     if missing := auth.undeclared(app, {bp.name for bp in blueprints}):

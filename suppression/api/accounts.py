@@ -1,17 +1,24 @@
 """Staff: dealer accounts, their suspension, and the audit log."""
 from __future__ import annotations
 
+from dataclasses import asdict
+from datetime import date, timedelta
+
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
-from suppression import accounts
+from suppression import accounts, aup, counters
 from suppression.api.auth import actor, requires
 from suppression.api.blueprint import api_blueprint
 from suppression.api.schemas import MAX_PAGE_SIZE
-from suppression.db import db, iso, keyset_page
+from suppression.db import db, iso, keyset_page, utcnow
+from suppression.errors import Invalid
 from suppression.models import Account, AuditEntry, Role, Suppression
+from suppression.policy import RATE_RULES, Counts, Reading
 
 bp = api_blueprint("accounts", __name__, "staff")
+
+MAX_METRICS_DAYS = 366
 
 
 
@@ -89,6 +96,41 @@ def reinstate_account(path: AccountPath, body: ReasonBody):
     account = accounts.reinstate(accounts.get(path.account_id), body.reason, actor())
     db.session.commit()
     return account_json(account)
+
+
+class MetricsQuery(BaseModel):
+    first: date | None = Field(None, alias="from", description="First UTC day (default: 29 days before `to`).")
+    last: date | None = Field(None, alias="to", description="Last UTC day (default: today).")
+
+
+RATES = {rule.name: rule.counter for rule in RATE_RULES}
+
+
+@bp.get("/accounts/<int:account_id>/metrics")
+@requires(Role.staff)
+def account_metrics(path: AccountPath, query: MetricsQuery):
+    """Daily counters and rates for a range of days (at most a year), and each AUP rule's reading now."""
+    account = accounts.get(path.account_id)
+    last = query.last or utcnow().date()
+    first = query.first or last - timedelta(days=29)
+    if not timedelta(0) <= last - first < timedelta(days=MAX_METRICS_DAYS):
+        raise Invalid(f"from must be on or before to, at most {MAX_METRICS_DAYS} days apart", code="invalid_range",
+                      details=[{"field": "from", "problem": "out of range"}])
+    days = [_day_json(day, counts) for day, counts in counters.series(account.id, first, last)]
+    return {"account_id": account.id, "from": first.isoformat(), "to": last.isoformat(), "days": days,
+            "rules": [_reading_json(r) for r in aup.readings(account.id)]}
+
+
+def _day_json(day: date, counts: Counts) -> dict:
+    rates = {rule: (getattr(counts, counter) / counts.sends if counts.sends else None)
+             for rule, counter in RATES.items()}
+    return {"day": day.isoformat(), **asdict(counts), **rates}
+
+
+def _reading_json(reading: Reading) -> dict:
+    return {"rule": reading.rule, "value": reading.value, "level": reading.level.value if reading.level else None,
+            "threshold": reading.threshold, "window_days": reading.window_days, "volume": reading.volume,
+            "events": reading.events}
 
 
 @bp.get("/audit")
