@@ -64,8 +64,8 @@ def throwaway_database(admin_url: str, name: str, keep: bool = False) -> Iterato
 
 def service_env(db_url: str, **settings: str) -> dict[str, str]:
     """This process's environment plus the service's settings, access log and chatter off."""
-    return dict(os.environ, DATABASE_URL=db_url, ACCESS_LOG="/dev/null", LOG_LEVEL="WARNING",
-                SECRET_KEY=BENCH_SECRET_KEY, **settings)
+    return dict(os.environ, **({"DATABASE_URL": db_url, "ACCESS_LOG": "/dev/null", "LOG_LEVEL": "WARNING",
+                                "SECRET_KEY": BENCH_SECRET_KEY} | settings))
 
 
 def flask_cli(env: dict[str, str], *args: str) -> str:

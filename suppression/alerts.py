@@ -75,8 +75,8 @@ def _update(alert: Alert, reading: Reading) -> list[Changed]:
     escalated = reading.level == Level.critical and alert.severity == Severity.warning
     if escalated:
         alert.severity = Severity.critical
-    if reading.level is not None:
-        alert.evidence = _evidence(alert.account_id, reading)
+    if reading.level is not None and (escalated or reading.events != alert.events):
+        alert.evidence = _evidence(alert.account_id, reading)  # new events: new evidence
     _set_reading(alert, reading, keep_threshold=reading.level is None)
     if not escalated:
         return []

@@ -29,18 +29,21 @@ def evaluate(account_ids: list[int] | None = None) -> Outcome:
     account with an open alert) and act on what the rules find."""
     policy = current_app.config["POLICY"]
     sums = counters.window_sums(policy.windows(), account_ids)
-    current = alerts.open_alerts(account_ids)
+    open_now = alerts.open_alerts(account_ids)
+    nothing = {n: Counts() for n in policy.windows()}
+    judged = {account_id: judge(sums.get(account_id, nothing), policy) for account_id in set(sums) | set(open_now)}
+    # The common case, nothing crossed and nothing open, stops here; the others are locked, and
+    # their open alerts read again under the lock.
+    acting = sorted(a for a, found in judged.items() if a in open_now or any(r.level for r in found))
+    locked = _locked(acting)
+    current = alerts.open_alerts(acting) if acting else {}
     changes, suspended = [], []
-    for account_id in sorted(set(sums) | set(current)):
-        readings = judge(sums.get(account_id) or {n: Counts() for n in policy.windows()}, policy)
-        if not current.get(account_id) and all(r.level is None for r in readings):
-            continue  # the common case: nothing crossed, nothing open
-        account = _locked(account_id)
-        if account is None:
-            continue
-        found = alerts.sync(account_id, readings, alerts.open_alerts([account_id]).get(account_id, {}))
+    for account_id in acting:
+        if account_id not in locked:
+            continue  # deleted meanwhile
+        found = alerts.sync(account_id, judged[account_id], current.get(account_id, {}))
         changes += found
-        if policy.auto_suspend and _suspend(account, found):
+        if policy.auto_suspend and _suspend(locked[account_id], found):
             suspended.append(account_id)
     return Outcome(changes, suspended)
 
@@ -52,13 +55,16 @@ def readings(account_id: int) -> list[Reading]:
     return judge(sums, policy)
 
 
-def _locked(account_id: int) -> Account | None:
-    # One evaluation of an account at a time: the scheduled one and one asked for by an event
-    # would otherwise both open its alert (PostgreSQL; SQLite has one writer anyway).
-    stmt = select(Account).where(Account.id == account_id)
+def _locked(account_ids: list[int]) -> dict[int, Account]:
+    """The accounts, locked until the transaction ends, in id order (two evaluations lock alike and
+    cannot deadlock): the scheduled evaluation and one asked for by an event would otherwise
+    both open an account's alert (PostgreSQL; SQLite has one writer anyway)."""
+    if not account_ids:
+        return {}
+    stmt = select(Account).where(Account.id.in_(account_ids)).order_by(Account.id)
     if dialect() == "postgresql":
         stmt = stmt.with_for_update()
-    return db.session.scalar(stmt)
+    return {account.id: account for account in db.session.scalars(stmt)}
 
 
 def _suspend(account: Account, found: list[alerts.Changed]) -> bool:
