@@ -1,5 +1,7 @@
-"""Operator commands: `flask --app wsgi accounts|keys|demo ...`."""
+"""Operator commands: `flask --app wsgi accounts|keys|staff|demo ...`."""
 from __future__ import annotations
+
+import secrets
 
 import click
 from flask import Flask
@@ -7,14 +9,16 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from suppression import accounts as account_service
+from suppression import staff as staff_service
 from suppression import tokens
 from suppression.db import db
 from suppression.errors import DomainError
-from suppression.models import Account, ApiKey, Role
+from suppression.models import Account, ApiKey, Role, StaffRole
 
 CLI_ACTOR = "cli"
 accounts_cli = AppGroup("accounts", help="Dealer accounts.")
 keys_cli = AppGroup("keys", help="API keys.")
+staff_cli = AppGroup("staff", help="Staff users of the console at /admin.")
 
 
 def _fail(exc: DomainError):
@@ -79,6 +83,69 @@ def list_keys():
         click.echo(f"{key.id}\t{key.role.value}\t{key.account_id or '-'}\t{key.prefix}...\t{state}\t{key.name or ''}")
 
 
+@staff_cli.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice([r.value for r in StaffRole]), required=True,
+              help="analyst: views and acknowledges; admin: also suspends, reinstates, removes suppressions.")
+@click.option("--totp", is_flag=True, help="Require a second factor; prints the authenticator enrolment URI.")
+@click.password_option(help="Prompted for (twice) when not given; at least 12 characters.")
+def create_staff(email: str, role: str, totp: bool, password: str):
+    """Create a console user."""
+    try:
+        user = staff_service.create(email, password, StaffRole(role), CLI_ACTOR, totp=totp)
+    except DomainError as exc:
+        _fail(exc)
+    db.session.commit()
+    click.echo(f"created {role} {user.email}")
+    if totp:
+        click.echo("enrol this in an authenticator app (shown once):")
+        click.echo(staff_service.totp_uri(user))
+
+
+@staff_cli.command("list")
+def list_staff():
+    """One line per staff user: id, role, state, second factor, address."""
+    for user in staff_service.listing():
+        state = "active" if user.active else "disabled"
+        click.echo(f"{user.id}\t{user.role.value}\t{state}\t{'totp' if user.totp_secret else '-'}\t{user.email}")
+
+
+@staff_cli.command("disable")
+@click.argument("email")
+def disable_staff(email: str):
+    """Stop a user logging in; their open sessions end at their next request."""
+    _set_active(email, False)
+
+
+@staff_cli.command("enable")
+@click.argument("email")
+def enable_staff(email: str):
+    """Let a disabled user log in again."""
+    _set_active(email, True)
+
+
+def _set_active(email: str, active: bool) -> None:
+    try:
+        staff_service.set_active(staff_service.find(email), active, CLI_ACTOR)
+    except DomainError as exc:
+        _fail(exc)
+    db.session.commit()
+    click.echo(f"{'enabled' if active else 'disabled'} {email}")
+
+
+@staff_cli.command("set-password")
+@click.argument("email")
+@click.password_option(help="Prompted for (twice) when not given.")
+def set_staff_password(email: str, password: str):
+    """Replace a user's password."""
+    try:
+        staff_service.set_password(staff_service.find(email), password, CLI_ACTOR)
+    except DomainError as exc:
+        _fail(exc)
+    db.session.commit()
+    click.echo(f"password of {email} replaced")
+
+
 @click.command("demo")
 @with_appcontext
 def demo():
@@ -90,9 +157,12 @@ def demo():
     _, sender = account_service.create_key(Role.sender, CLI_ACTOR, account.id, "demo sender")
     _, staff = account_service.create_key(Role.staff, CLI_ACTOR, None, "demo staff")
     _, ingest = account_service.create_key(Role.ingest, CLI_ACTOR, None, "demo ingest")
+    password = secrets.token_urlsafe(12)
+    admin = staff_service.create("admin@demo-motors.example", password, StaffRole.admin, CLI_ACTOR)
     db.session.commit()
     click.echo(f"demo account {account.id} 'Demo Motors' created. Keys (shown once):")
     click.echo(f"  sender: {sender}\n  staff:  {staff}\n  ingest: {ingest}")
+    click.echo(f"console: /admin, log in as {admin.email} with the password {password} (shown once)")
 
 
 unsubscribe_cli = AppGroup("unsubscribe", help="Unsubscribe link keys.")
@@ -108,6 +178,7 @@ def register(app: Flask) -> None:
     """Attach the command groups to the app's CLI."""
     app.cli.add_command(accounts_cli)
     app.cli.add_command(keys_cli)
+    app.cli.add_command(staff_cli)
     app.cli.add_command(demo)
     app.cli.add_command(unsubscribe_cli)
     from workers import cli as workers_cli

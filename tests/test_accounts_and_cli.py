@@ -91,3 +91,10 @@ def test_demo_prints_keys_on_first_start_only(runner, client):
     assert client.post("/v1/check", json={"addresses": ["a@example.com"]},
                        headers={"Authorization": f"Bearer {sender}"}).status_code == 200
     assert "sk_" not in runner.invoke(args=["demo"]).output
+
+
+def test_demo_prints_a_console_login_that_works(app, runner):
+    from tests.conftest import Console
+    line = next(line for line in runner.invoke(args=["demo"]).output.splitlines() if line.startswith("console:"))
+    email, password = line.split(" as ")[1].split(" with the password ")
+    assert Console(app.test_client(), email).login(password.split()[0]).status_code == 302

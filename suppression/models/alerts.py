@@ -55,10 +55,10 @@ class Alert(db.Model):
     opened_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     evaluated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    acknowledged_by: Mapped[str | None] = mapped_column(String(320))
     acknowledged_note: Mapped[str | None] = mapped_column(Text)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    closed_by: Mapped[str | None] = mapped_column(String(64))
+    closed_by: Mapped[str | None] = mapped_column(String(320))
     closed_note: Mapped[str | None] = mapped_column(Text)
 
     @property

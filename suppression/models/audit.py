@@ -16,7 +16,7 @@ class AuditEntry(db.Model):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    actor: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(320))  # "staff:" and an address, for a console user
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(400))
     account_id: Mapped[int | None] = mapped_column()

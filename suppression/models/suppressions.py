@@ -45,7 +45,7 @@ class Suppression(db.Model):
     reason: Mapped[Reason] = mapped_column(Enum(Reason, native_enum=False, length=32))
     source: Mapped[str] = mapped_column(String(32))
     event_id: Mapped[int | None] = mapped_column(BigId)
-    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_by: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
