@@ -51,6 +51,10 @@ DEFAULTS: dict[str, object] = {
     "UNSUBSCRIBE_RATE_LIMIT": "30/second",
     "BAD_TOKEN_LIMIT": "20/minute",
     "AUTH_FAILURE_LIMIT": "20/minute",
+    # Failed console logins (wrong address, password or code) per client address; when spent,
+    # even a right password waits.
+    "LOGIN_FAILURE_LIMIT": "10/15minutes",
+    "ADMIN_SESSION_HOURS": 12,  # a console session ends this long after its last request
     # How long a process trusts a key it has checked: revoking a key or suspending an account
     # takes effect at once on the process that did it, and on every process within this time.
     # 0: every API call reads its key from the database.
@@ -81,7 +85,7 @@ DEFAULTS: dict[str, object] = {
 }
 
 _INT_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, int)}
-_LIMIT_KEYS = ("UNSUBSCRIBE_RATE_LIMIT", "BAD_TOKEN_LIMIT", "AUTH_FAILURE_LIMIT")
+_LIMIT_KEYS = ("UNSUBSCRIBE_RATE_LIMIT", "BAD_TOKEN_LIMIT", "AUTH_FAILURE_LIMIT", "LOGIN_FAILURE_LIMIT")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}")
 MIN_SECRET_KEY = 32
 

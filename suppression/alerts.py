@@ -7,12 +7,12 @@ import enum
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 
 from suppression import audit
 from suppression.db import db, keyset_page, utcnow
 from suppression.errors import Conflict, Invalid, NotFound
-from suppression.models import Alert, AlertStatus, Event, Severity
+from suppression.models import Account, Alert, AlertStatus, Event, Severity
 from suppression.models.alerts import OPEN_STATUSES
 from suppression.policy import RULES, Level, Reading
 
@@ -144,15 +144,27 @@ def move(alert: Alert, action: str, actor: str, note: str | None) -> Alert:
     return alert
 
 
-def query(*, status: AlertStatus | None = None, severity: Severity | None = None, rule: str | None = None,
+def query(*, status: AlertStatus | tuple[AlertStatus, ...] | None = None, severity: Severity | None = None, rule: str | None = None,
           account_id: int | None = None):
     """A select of alerts matching the filters."""
     stmt = select(Alert)
+    if isinstance(status, tuple):  # several statuses (the staff queue's "open and acknowledged")
+        stmt, status = stmt.where(Alert.status.in_(status)), None
     for column, value in ((Alert.status, status), (Alert.severity, severity), (Alert.rule, rule),
                           (Alert.account_id, account_id)):
         if value is not None:
             stmt = stmt.where(column == value)
     return stmt
+
+
+def queue(stmt, offset: int, limit: int) -> tuple[list[tuple[Alert, str]], int]:
+    """A page of the staff queue: critical first, then the oldest; each alert with its account's
+    name, and how many match in all."""
+    first = case((Alert.severity == Severity.critical, 0), else_=1)
+    rows = db.session.execute(stmt.add_columns(Account.name).join(Account, Account.id == Alert.account_id)
+                              .order_by(first, Alert.opened_at, Alert.id).offset(offset).limit(limit)).all()
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    return [(alert, name) for alert, name in rows], total
 
 
 def page(stmt, limit: int, before: int | None) -> tuple[list[Alert], int | None]:

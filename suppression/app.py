@@ -38,7 +38,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> OpenAPI:
     logs.configure(str(settings["LOG_LEVEL"]))
 
     app.json = OrjsonProvider(app)
-    sessions.init_app(app)
+    sessions.init_app(app, frozenset({"admin"}), path="/admin", hours=int(settings["ADMIN_SESSION_HOURS"]))
     database.db.init_app(app)
     migrate.init_app(app, database.db, directory=MIGRATIONS, render_as_batch=True)
 
@@ -46,11 +46,12 @@ def create_app(overrides: Mapping[str, object] | None = None) -> OpenAPI:
         hops = int(settings["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
-    from suppression import api, cli, pages
+    from suppression import admin, api, cli, pages
     tokens.init_app(app)
     ratelimit.init_app(app)
     errors.install_fallback(app)
     api.register(app)
     pages.register(app)
+    admin.register(app)
     cli.register(app)
     return app

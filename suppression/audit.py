@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import orjson
+from sqlalchemy import select
 
 from suppression.db import db
 from suppression.models import AuditEntry
@@ -29,3 +30,11 @@ def params(at, actor: str, action: str, account_id: int | None, details: dict) -
     """The parameters of `insert_sql`."""
     return {"audit_at": at, "audit_actor": actor, "audit_action": action, "audit_account_id": account_id,
             "audit_details": orjson.dumps(details).decode()}
+
+
+def entries(account_id: int, actions: tuple[str, ...] = (), limit: int = 50) -> list[AuditEntry]:
+    """The account's latest audit entries (of `actions` only, when given), newest first."""
+    stmt = select(AuditEntry).where(AuditEntry.account_id == account_id)
+    if actions:
+        stmt = stmt.where(AuditEntry.action.in_(actions))
+    return list(db.session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit)))

@@ -7,6 +7,7 @@ from datetime import timedelta
 from functools import lru_cache
 
 from sqlalchemy import bindparam, select, text, update
+from sqlalchemy.orm import defer
 
 from suppression.db import db, dialect, pyformat, utcnow
 from suppression.errors import NotFound
@@ -123,6 +124,19 @@ def evidence(account_id: int, outcome: Outcome, limit: int = 100) -> list[Event]
     """The account's events that counted as `outcome`, newest first."""
     return list(db.session.scalars(select(Event).where(Event.account_id == account_id, Event.outcome == outcome)
                                    .order_by(Event.id.desc()).limit(limit)))
+
+
+def by_ids(event_ids: list[int]) -> list[Event]:
+    """The events, in the order given, without their raw bytes (a list of evidence, not a viewer)."""
+    found = {event.id: event for event in db.session.scalars(
+        select(Event).where(Event.id.in_(event_ids)).options(defer(Event.raw)))} if event_ids else {}
+    return [found[event_id] for event_id in event_ids if event_id in found]
+
+
+def recent(account_id: int, limit: int = 50) -> list[Event]:
+    """The account's latest events that counted against it, newest first, without raw bytes."""
+    return list(db.session.scalars(select(Event).where(Event.account_id == account_id, Event.outcome.is_not(None))
+                                   .options(defer(Event.raw)).order_by(Event.id.desc()).limit(limit)))
 
 
 def count_attempts(event_ids: list[int]) -> None:

@@ -11,7 +11,7 @@ from datetime import datetime
 from functools import cache
 
 import orjson
-from sqlalchemy import bindparam, delete, select, text
+from sqlalchemy import bindparam, delete, func, select, text
 
 from suppression import audit, lookup
 from suppression.addresses import normalize
@@ -232,6 +232,28 @@ def query(scope: Scope, *, whole_account: bool = False, reason: Reason | None = 
     if address is not None:
         stmt = stmt.where(Suppression.address == (normalize(address) or address.strip().lower()))
     return stmt
+
+
+def counts_by_reason(account_id: int) -> dict[str, int]:
+    """How many of the account's entries (its own and its lists') there are for each reason."""
+    rows = db.session.execute(select(Suppression.reason, func.count()).where(Suppression.account_id == account_id)
+                              .group_by(Suppression.reason))
+    return {Reason(reason).value: count for reason, count in rows}
+
+
+def entry(suppression_id: int) -> Suppression:
+    """One entry by id, or NotFound."""
+    row = db.session.get(Suppression, suppression_id)
+    if row is None:
+        raise NotFound(f"no suppression {suppression_id}")
+    return row
+
+
+def everywhere(address: str) -> list[Suppression]:
+    """Every entry for the address, in any scope: global first, then by account and list."""
+    normalized = normalize(address) or address.strip().lower()
+    return sorted(db.session.scalars(select(Suppression).where(Suppression.address == normalized)),
+                  key=lambda row: (row.account_id is not None, row.account_id or 0, row.list_name or ""))
 
 
 _EXPORT_COLUMNS = (Suppression.id, Suppression.address, Suppression.account_id, Suppression.list_name,

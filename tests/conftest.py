@@ -6,17 +6,23 @@ runs both. Redis tests use a real server (TEST_REDIS_URL, database 15 by default
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import threading
 
 import psycopg
+import pyotp
 import pytest
 from flask_migrate import upgrade
 from sqlalchemy import text
+from werkzeug.serving import make_server
 
 from suppression import accounts, create_app, tokens
+from suppression import staff as staff_users
 from suppression.db import db
-from suppression.models import Role
+from suppression.models import Role, StaffRole
 from suppression.web.ratelimit import limiter_of
+from tests import browser
 
 BACKENDS = [b.strip() for b in os.environ.get("TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -158,3 +164,79 @@ def redis_url():
     yield REDIS_URL
     client.flushdb()
     client.close()
+
+
+STAFF_PASSWORD = "correct horse battery staple"
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class Console:
+    """A browser-less staff session on /admin: logs in, and sends each form with its CSRF token."""
+
+    def __init__(self, client, email: str):
+        self.client, self.email = client, email
+
+    def login(self, password: str = STAFF_PASSWORD, code: str | None = None):
+        form = {"email": self.email, "password": password, "code": code or "", "csrf_token": self.token("/admin/login")}
+        return self.client.post("/admin/login", data=form)
+
+    def token(self, page: str = "/admin/") -> str:
+        """The CSRF token of this session, as a console page carries it."""
+        return _CSRF.search(self.client.get(page).get_data(as_text=True)).group(1)
+
+    def get(self, path: str, **kwargs):
+        return self.client.get(path, **kwargs)
+
+    def post(self, path: str, data: dict | None = None, **kwargs):
+        return self.client.post(path, data={"csrf_token": self.token(), **(data or {})}, **kwargs)
+
+
+@pytest.fixture
+def make_staff(app):
+    """make_staff(email, role="admin", totp=False) -> a logged-in Console (its own client), and the
+    user's TOTP secret as .totp_secret."""
+    def make(email: str = "ana@platform.example", role: str = "admin", totp: bool = False,
+             login: bool = True) -> Console:
+        with app.app_context():
+            user = staff_users.create(email, STAFF_PASSWORD, StaffRole(role), "test", totp=totp)
+            db.session.commit()
+            secret = user.totp_secret
+        console = Console(app.test_client(), email)
+        console.totp_secret = secret
+        if login:
+            assert console.login(code=pyotp.TOTP(secret).now() if secret else None).status_code == 302
+        return console
+    return make
+
+
+# Browser tests (tests/browser.py starts the browser)
+
+@pytest.fixture
+def live_url(app):
+    """The test app served over real HTTP on a free local port; its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    # Stopped before `app` empties the tables, so no request of ours is still holding a session.
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """chromium() -> this module's one headless Chromium, started on first use (a launch takes seconds)."""
+    drivers = []
+
+    def driver():
+        if not drivers:
+            drivers.append(browser.start_phone())
+        return drivers[0]
+
+    # Selenium Manager would fetch a browser when it finds none; offline it cannot.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SE_OFFLINE", "true")
+        yield driver
+    for started in drivers:
+        started.quit()

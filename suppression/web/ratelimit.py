@@ -75,6 +75,18 @@ def setting(name: str) -> str:
     return str(current_app.config[name])
 
 
+def refuse_when_spent(kind: str, limit_name: str) -> None:
+    """TooManyAttempts while this client's failures of `kind` have spent the limit named
+    `limit_name`, without counting this attempt: where a right answer must wait too (a login)."""
+    try:
+        spent = not limiter_of().limiter.test(parse(setting(limit_name)), kind, get_remote_address())
+    except Exception as exc:  # the limiter's storage is down: let the request be answered
+        log.warning("rate limit storage unavailable: %s", type(exc).__name__)
+        return
+    if spent:
+        raise TooManyAttempts("too many failed attempts from your address; wait a while and retry")
+
+
 def count_failure(kind: str, limit_name: str) -> None:
     """Count one failure of `kind` (a bad API key, a bad token) from this client; TooManyAttempts
     once the limit named `limit_name` is spent. Only failures are counted, so successful requests
