@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import current_app, render_template, url_for
+from markupsafe import Markup
 from sqlalchemy import func, select
 
 from suppression import accounts, alerts, audit, aup, counters, events, lists
@@ -51,17 +52,18 @@ def account_page(account_id: int):
         history=audit.entries(account.id, STATUS_ACTIONS, limit=20))
 
 
-def _charts(account_id: int) -> list:
+def _charts(account_id: int) -> list[tuple[str, Markup]]:
+    """(title, SVG) of the volume and of each rate rule, over the last CHART_DAYS days."""
     policy = current_app.config["POLICY"]
     lookback = max(getattr(policy, rule.name).days for rule in RATE_RULES) - 1
     last = utcnow().date()
     series = counters.series(account_id, last - timedelta(days=CHART_DAYS - 1 + lookback), last)
-    drawn = [charts.bars("Sends per day", charts.volume(series, CHART_DAYS))]
+    drawn = [("Sends per day", charts.bars("Sends per day", charts.volume(series, CHART_DAYS)))]
     for rule in RATE_RULES:
         limits = getattr(policy, rule.name)
-        title = f"{TITLES[rule.name]} over {limits.days} days (at least {limits.min_sends:,} sends)"
-        drawn.append(charts.line(title, charts.rolling_rate(series, rule.counter, limits, CHART_DAYS),
-                                 limits.warning, limits.critical))
+        title = f"{TITLES[rule.name]} over {limits.days} days (from {limits.min_sends:,} sends)"
+        drawn.append((title, charts.line(title, charts.rolling_rate(series, rule.counter, limits, CHART_DAYS),
+                                         limits.warning, limits.critical)))
     return drawn
 
 

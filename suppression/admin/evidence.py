@@ -1,6 +1,8 @@
 """Evidence: one stored event with its raw message as text, and the download of its bytes."""
 from __future__ import annotations
 
+import json
+
 from flask import Response, render_template
 
 from suppression import events
@@ -17,7 +19,12 @@ def event_page(event_id: int):
     raw = _raw(event)
     shown = rawmail.show(raw) if event.raw is not None else None
     payload = raw.decode("utf-8", "replace")[:rawmail.MAX_BODY_CHARS] if event.raw is None and raw else None
-    return render_template("admin/event.html", event=event, shown=shown, payload=payload, size=len(raw or b""))
+    return render_template("admin/event.html", event=event, shown=shown, payload=payload, size=len(raw or b""),
+                           classification=_pretty(event.classification), finding=_pretty(event.finding))
+
+
+def _pretty(value: dict | None) -> str | None:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str) if value else None
 
 
 @bp.get("/events/<int:event_id>/raw")
