@@ -2,7 +2,11 @@
 suspensions and queues, read from the real database and Redis, and who may scrape it."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -17,6 +21,7 @@ from tests.test_inbound import dsn
 from workers import queues
 
 TOKEN = "metrics-token-" + "x" * 20
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def metrics_app(database_url: str, **settings):
@@ -84,6 +89,20 @@ def test_an_import_counts_what_it_added(scrape, make_dealer):
                            content_type="text/csv")
     assert response.status_code == 200 and response.json["added"] == 2
     assert value(scrape(), "suppression_suppressions_added_total", reason="unsubscribed") == 2
+
+
+def test_a_check_counts_each_decision_once_per_address(app, scrape, make_dealer):
+    dealer = make_dealer("Alpha")
+    dealer.post("/v1/suppressions", json={"suppressions": [{"address": "gone@example.com"}]})
+    before = scrape()
+    batch = ["gone@example.com", "GONE@example.com", "new@example.com", "not an address"]
+    assert dealer.post("/v1/check", json={"addresses": batch}).status_code == 200
+    upload = dealer.post("/v1/check/filter", data="gone@example.com\nfresh@example.com\n", content_type="text/csv")
+    assert upload.status_code == 200 and upload.get_data(as_text=True).count("\n") == 3
+    after = scrape()
+    grew = {result: value(after, "suppression_checks_total", result=result)
+            - value(before, "suppression_checks_total", result=result) for result in ("send", "suppressed", "invalid")}
+    assert grew == {"send": 2, "suppressed": 3, "invalid": 1}
 
 
 def test_an_event_stored_shows_by_source_kind_and_status(app, scrape, make_dealer):
@@ -171,6 +190,7 @@ def test_database_down_is_a_zero_not_a_failed_scrape():
     down = metrics_app("postgresql://postgres@127.0.0.1:1/nothing")
     found = parse(down.test_client().get("/metrics"))
     assert value(found, "suppression_database_up") == 0 and "suppression_suppressions" not in found
+    assert "suppression_checks_total" in found  # what the process counted itself is still there
 
 
 def test_with_a_token_set_a_scrape_must_bear_it(app, database_url):
@@ -181,20 +201,51 @@ def test_with_a_token_set_a_scrape_must_bear_it(app, database_url):
     assert client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
 
 
-def test_a_short_token_stops_the_start(database_url):
+def test_a_short_token_stops_the_start(tmp_path):
     with pytest.raises(ValueError, match="METRICS_TOKEN must be at least 16"):
-        metrics_app(database_url, METRICS_TOKEN="short")
+        metrics_app(f"sqlite:///{tmp_path}/unused.db", METRICS_TOKEN="short")
 
 
-def test_figures_are_reused_for_the_cache_seconds(app, database_url, make_dealer):
+def test_figures_are_reused_for_the_cache_seconds_but_checks_count_at_once(app, database_url, make_dealer):
     client = metrics_app(database_url, METRICS_CACHE_SECONDS=3600).test_client()
     dealer = make_dealer("Alpha")
     first = parse(client.get("/metrics"))
     dealer.post("/v1/suppressions", json={"suppressions": [{"address": "a@example.com"}]})
+    dealer.post("/v1/check", json={"addresses": ["b@example.com"]})
     second = parse(client.get("/metrics"))
     assert value(second, "suppression_suppressions") == value(first, "suppression_suppressions") == 0
+    assert value(second, "suppression_checks_total", result="send") == value(first, "suppression_checks_total",
+                                                                             result="send") + 1
 
 
 def test_the_metrics_view_is_no_api_operation_needing_a_key(client):
     spec = client.get("/openapi.json").json
     assert "security" not in spec["paths"]["/metrics"]["get"]
+
+
+MULTIPROCESS_CHILD = """
+import sys
+from suppression import create_app
+from suppression.api import metrics
+app = create_app({"DATABASE_URL": sys.argv[1], "METRICS_CACHE_SECONDS": 0})
+with app.app_context():
+    metrics.count_checks([{"reason": None}, {"reason": "invalid_address"}, {"reason": "hard_bounce"}])
+print(app.test_client().get("/metrics").get_data(as_text=True))
+"""
+
+
+def test_with_a_shared_directory_a_scrape_adds_up_every_process(tmp_path):
+    (tmp_path / "counts").mkdir()  # its own directory: every *.db file in it is read as counts
+    env = dict(os.environ, PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "counts"))
+    database = f"sqlite:///{tmp_path}/unused.db"
+    outputs = [subprocess.run([sys.executable, "-c", MULTIPROCESS_CHILD, database], cwd=ROOT, env=env,
+                              capture_output=True, text=True, check=True).stdout for _ in range(2)]
+    last = {s.labels["result"]: s.value for f in text_string_to_metric_families(outputs[-1])
+            for s in f.samples if s.name == "suppression_checks_total"}
+    assert last == {"send": 2, "suppressed": 2, "invalid": 2}
+
+
+def test_a_shared_directory_that_is_missing_stops_the_start(monkeypatch, tmp_path):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "missing"))
+    with pytest.raises(ValueError, match="PROMETHEUS_MULTIPROC_DIR must be a directory"):
+        metrics_app(f"sqlite:///{tmp_path}/unused.db")
