@@ -36,7 +36,7 @@ _REASON = itemgetter("reason")
 
 def count_checks(decisions: list[dict]) -> None:
     """Count a batch of check decisions: three increments, whatever the batch's size."""
-    reasons = list(map(_REASON, decisions))  # at C speed: about 0.5 ms for 10,000
+    reasons = list(map(_REASON, decisions))  # loops in C: under 1 ms for 10,000
     send, invalid = reasons.count(None), reasons.count("invalid_address")
     _SEND.inc(send)
     _INVALID.inc(invalid)
