@@ -60,6 +60,13 @@ def throwaway_database(admin_url: str, name: str, keep: bool = False) -> Iterato
             drop_database(admin_url, name)
 
 
+def database_arguments(parser, name: str) -> None:
+    """The options of a benchmark's throwaway database `name`: --keep and --admin-url."""
+    parser.add_argument("--keep", action="store_true", help=f"keep the {name} database afterwards")
+    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
+                        help="a PostgreSQL superuser connection (the database is created and dropped)")
+
+
 # --- the app's CLI ----------------------------------------------------------------------------
 
 def service_env(db_url: str, **settings: str) -> dict[str, str]:

@@ -19,3 +19,21 @@ def post_worker_init(worker):
     # collector pauses out of request latency.
     import gc
     gc.freeze()
+
+
+# Metrics of several workers (README, "Metrics"): with PROMETHEUS_MULTIPROC_DIR set, each worker
+# writes its counts there and a scrape of any worker adds them all up.
+def on_starting(server):
+    # Counts a previous run left would be added to this run's, and the directory would only grow.
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        import glob
+        for stale in glob.glob(os.path.join(directory, "*.db")):
+            os.remove(stale)
+
+
+def child_exit(server, worker):
+    # A worker that is gone keeps its counters' totals, but its live gauges must not be read.
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+        multiprocess.mark_process_dead(worker.pid)

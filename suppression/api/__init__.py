@@ -15,14 +15,17 @@ def register(app: OpenAPI) -> None:
         errors,
         inbound,
         links,
+        metrics,
         ops,
         sends,
         suppressions,
     )
     app.validation_error_callback = errors.validation_error
-    blueprints = [module.bp for module in (check, suppressions, links, sends, inbound, accounts, alerts, ops)]
+    modules = (check, suppressions, links, sends, inbound, accounts, alerts, ops, metrics)
+    blueprints = [module.bp for module in modules]
     for bp in blueprints:
         app.register_api(bp)
     if missing := auth.undeclared(app, {bp.name for bp in blueprints}):
         raise RuntimeError(f"API views without auth.requires or auth.public: {', '.join(missing)}")
+    metrics.init_app(app)
     app.add_url_rule("/openapi.json", "openapi_json", lambda: app.api_doc)

@@ -7,7 +7,7 @@ from flask import Response, stream_with_context
 from pydantic import BaseModel, Field
 
 from suppression import lists
-from suppression.api import csvio
+from suppression.api import csvio, metrics
 from suppression.api.auth import caller, read_only, requires
 from suppression.api.blueprint import api_blueprint
 from suppression.api.schemas import MAX_CHECK_ADDRESSES
@@ -54,7 +54,9 @@ def _active_account_id() -> int:
 @requires(Role.sender)
 def check(body: CheckBody):
     """Decide, for each address in order, whether this account may mail it."""
-    return {"results": lists.check(_active_account_id(), body.addresses, body.list_name)}
+    decisions = lists.check(_active_account_id(), body.addresses, body.list_name)
+    metrics.count_checks(decisions)
+    return {"results": decisions}
 
 
 @bp.post("/check/filter", responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
@@ -74,6 +76,7 @@ def check_filter(query: FilterQuery):
         yield "address,send,reason\n"
         while chunk := [value for _, value in islice(rows, FILTER_CHUNK)]:
             decisions = lists.check(account_id, chunk, query.list_name)
+            metrics.count_checks(decisions)
             yield line([d["address"], "true" if d["send"] else "false", d["reason"] or ""] for d in decisions)
 
     return Response(stream_with_context(generate()), mimetype="text/csv")
