@@ -136,7 +136,8 @@ def by_ids(event_ids: list[int]) -> list[Event]:
 def recent(account_id: int, limit: int = 50) -> list[Event]:
     """The account's latest events that counted against it, newest first, without raw bytes."""
     return list(db.session.scalars(select(Event).where(Event.account_id == account_id, Event.outcome.is_not(None))
-                                   .options(defer(Event.raw)).order_by(Event.id.desc()).limit(limit)))
+                                   .options(defer(Event.raw), defer(Event.classification), defer(Event.finding))
+                                   .order_by(Event.id.desc()).limit(limit)))
 
 
 def count_attempts(event_ids: list[int]) -> None:

@@ -12,7 +12,10 @@ from suppression.models.types import BigId, UtcDateTime
 
 class AuditEntry(db.Model):
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_account_id", "account_id", "id"),)
+    __table_args__ = (Index("ix_audit_log_account_id", "account_id", "id"),
+                      # One kind of entry of one account (its suspensions) without reading all of its
+                      # entries, most of which are suppressions added.
+                      Index("ix_audit_log_account_action_id", "account_id", "action", "id"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import JSON, Enum, ForeignKey, Index, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from suppression.db import db, utcnow
@@ -49,7 +49,10 @@ class Event(db.Model):
 
     __tablename__ = "events"
     __table_args__ = (Index("ix_events_status_id", "status", "id"),
-                      Index("ix_events_account_outcome_id", "account_id", "outcome", "id"))
+                      Index("ix_events_account_outcome_id", "account_id", "outcome", "id"),
+                      # An account's latest counted events, whatever they counted as (the console).
+                      Index("ix_events_account_counted_id", "account_id", "id",
+                            postgresql_where=text("outcome IS NOT NULL"), sqlite_where=text("outcome IS NOT NULL")))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     source: Mapped[str] = mapped_column(String(16))  # mail, ses, sendgrid, mailgun, postmark
