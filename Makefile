@@ -1,13 +1,14 @@
 # make run: the service on the embedded default (SQLite under instance/, jobs inline).
 # make test: the whole suite on SQLite and on PostgreSQL, with real Redis, and the recipient pages
-# in Debian's headless Chromium (make install-browser installs it when missing).
+# in Debian's headless Chromium and the nginx site of deploy/ in front of gunicorn (make install-browser and
+# make install-nginx install them when missing).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test bench bench-unsubscribe worker services install install-browser clean
+.PHONY: run test bench bench-unsubscribe worker services install install-browser install-nginx clean
 
 install: $(VENV)/.installed
 
@@ -33,7 +34,11 @@ services:
 install-browser:
 	command -v chromium >/dev/null && command -v chromedriver >/dev/null || ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium chromium-driver)
 
-test: install install-browser services
+# The nginx of deploy/nginx/ in front of gunicorn, which tests/test_deploy_nginx.py starts on loopback.
+install-nginx:
+	command -v nginx >/dev/null || test -x /usr/sbin/nginx || ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends nginx)
+
+test: install install-browser install-nginx services
 	$(BIN)/python -m pytest
 
 bench: install services
