@@ -1,8 +1,9 @@
 """Clients that send a request a byte at a time, and probes timed while they do (issue 11, item 8).
 
 Half send their headers slowly (GET /healthz); half send whole headers, then the body they
-declared slowly (POST /v1/inbound/ses, a public endpoint that reads its body). A server that gives
-each request a thread until it is read has none left for anyone else.
+declared slowly (POST /v1/inbound/ses, a public endpoint that reads its body before anything
+else). gunicorn's threaded worker waits for headers without a thread, but reads a body in one
+of its 8 threads, for as long as the body takes: 8 slow bodies leave none for anyone else.
 """
 from __future__ import annotations
 
