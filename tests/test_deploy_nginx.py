@@ -29,9 +29,14 @@ BAD_KEY_LIMIT = 3
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def site_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("deploy")
+
+
+@pytest.fixture(scope="module")
+def site(site_dir):
     """The deploy site's base URL, nginx in front of gunicorn (TRUSTED_PROXIES=1, as deploy/README.md says)."""
-    directory = tmp_path_factory.mktemp("deploy")
+    directory = site_dir
     database = f"sqlite:///{directory}/suppression.db"
     env = dict(os.environ, DATABASE_URL=database, REDIS_URL=REDIS_URL,
                UNSUBSCRIBE_KEYS=UNSUBSCRIBE_KEY, TRUSTED_PROXIES="1", AUTH_FAILURE_LIMIT=f"{BAD_KEY_LIMIT}/minute",
@@ -100,3 +105,13 @@ def test_bad_keys_are_counted_per_client_address_forwarded_by_nginx(site, redis_
     assert [bad_key("127.0.0.2") for _ in range(BAD_KEY_LIMIT + 1)] == [401] * BAD_KEY_LIMIT + [429]
     assert bad_key("127.0.0.2", forged="198.51.100.7") == 429
     assert bad_key("127.0.0.3") == 401
+
+
+def test_nginx_access_log_carries_no_address_nor_unsubscribe_token(site, site_dir):
+    """nginx's access log, like gunicorn's, has no query string, and no address or /u/ token in a path."""
+    token = "gAAAAABnV3J5c2VjcmV0dG9rZW4tdGhhdC1vcHRzLW91dA"
+    for path in (f"/u/{token}", "/v1/suppressions/ann%40example.com", "/v1/suppressions?address=bob@example.com"):
+        probe(site, path)
+    logged = (site_dir / "nginx" / "suppression.access.log").read_text()
+    assert '"GET /u/[token]"' in logged and '"GET [address]"' in logged and '"GET /v1/suppressions"' in logged
+    assert "@" not in logged and "%40" not in logged and token not in logged
