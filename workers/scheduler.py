@@ -15,12 +15,12 @@ from rq.exceptions import DuplicateJobError
 from rq.job import Job
 
 from workers import queues
+from workers.outages import Backoff
 from workers.schedule import SCHEDULE, Periodic
 
 # A slot's job is kept this long after it ran, so a scheduler that comes late to the slot (a
 # slow host, a skewed clock) finds it and queues nothing.
 SLOT_RESULT_TTL = 3600
-PAUSE_WITHOUT_REDIS = 10  # seconds
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ class Scheduler(CronScheduler):
 
     def __init__(self, redis: Redis, schedule: Iterable[Periodic] = SCHEDULE):
         super().__init__(connection=redis)
+        self._backoff = Backoff()
         for periodic in schedule:
             # register() would build a plain CronJob, and needs the function itself: ours takes its path.
             self._cron_jobs.append(SlotJob(periodic.queue, func_name=periodic.func, args=periodic.args,
@@ -81,6 +82,8 @@ class Scheduler(CronScheduler):
                 self.save()
             self.heartbeat()
         except RedisError as exc:  # the due slot stays due: it is queued when Redis is back
-            log.warning("periodic jobs wait, Redis is unavailable: %s", type(exc).__name__)
-            return PAUSE_WITHOUT_REDIS
+            if not self._backoff.waiting:  # once an outage; heartbeat() registers us again after it
+                log.warning("periodic jobs wait, Redis is unavailable: %s", type(exc).__name__)
+            return self._backoff.next()
+        self._backoff.reset()
         return self.calculate_sleep_interval()
