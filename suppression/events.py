@@ -181,7 +181,9 @@ def stale_pending(older_than: timedelta, limit: int = 1000) -> list[int]:
 
 
 def reopen(event_id: int) -> Event:
-    """Make a failed (or any) event pending again, for a replay."""
+    """Make a failed (or any) event pending again with no attempts counted, for a replay: one parked
+    after its attempts gets them all again."""
     event = get(event_id)
     event.status, event.error, event.processed_at = EventStatus.pending, None, None
+    event.attempts = 0
     return event
