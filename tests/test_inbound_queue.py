@@ -14,7 +14,7 @@ from suppression.db import db
 from suppression.models import Event, EventStatus, Role
 from tests.conftest import Api, make_key, work
 from tests.test_inbound import decision, dsn, today
-from workers import batches, effects, jobs, queues
+from workers import batches, effects, jobs, queues, reading
 
 
 @pytest.fixture
@@ -123,3 +123,23 @@ def test_a_message_that_cannot_be_read_is_failed_with_its_error_and_listed(queue
     listed = queued_app.test_cli_runner().invoke(args=["inbound", "failed"]).output.splitlines()
     assert [(line.split("\t")[0], line.split("\t")[-1]) for line in listed] == [
         (str(event_id), "unreadable message: no RFC 5322 header fields")]
+
+
+def test_a_worker_that_dies_mid_batch_charges_an_attempt_to_the_event_it_was_reading(queued_app, ingest, dealer,
+                                                                                     monkeypatch):
+    read = reading.read
+
+    def dies_on_one(event):
+        if b"dies@example.com" in event.raw:
+            raise SystemExit("killed while reading")  # not an Exception: the job dies with it
+        return read(event)
+    monkeypatch.setattr(reading, "read", dies_on_one)
+    ids = [post(ingest, address) for address in ("a@example.com", "b@example.com", "dies@example.com",
+                                                 "d@example.com", "e@example.com")]
+    with queued_app.app_context(), pytest.raises(SystemExit):
+        jobs.process_ready()
+    with queued_app.app_context():
+        found = {event.id: (event.status, event.attempts) for event in db.session.scalars(select(Event))}
+    assert [found[event_id] for event_id in ids] == [
+        (EventStatus.processed, 1), (EventStatus.processed, 1), (EventStatus.pending, 1),
+        (EventStatus.pending, 0), (EventStatus.pending, 0)]  # never read: nothing charged

@@ -22,7 +22,7 @@ def process_ready() -> int:
     """Process a batch of the events waiting in Redis (workers/batches.py); how many."""
     event_ids = batches.take_ready()
     try:
-        events.count_attempts(event_ids)  # for the batch at once: one commit, not one per event
+        _count_attempt(event_ids[0] if event_ids else None)
         db.session.commit()
     except Exception:  # taken off the list: each must be retried, or it waits for the sweeper
         db.session.rollback()
@@ -31,20 +31,26 @@ def process_ready() -> int:
             batches.retry_later(event_id)
         return 0
     counted: set[int] = set()  # accounts whose counters changed: judged once, after the batch
-    for event_id in event_ids:
+    ahead = True  # this event's attempt is counted already (with the previous event's effects)
+    for event_id, following in zip(event_ids, [*event_ids[1:], None], strict=True):
         try:
-            counted |= _process(event_id)[1]
+            if not ahead:
+                _count_attempt(event_id)
+                db.session.commit()
+            counted |= _process(event_id, following)[1]
+            ahead = True
         except Exception:  # not this batch's other events' problem: this one is retried alone
             db.session.rollback()
             log.exception("event %s: processing failed; retrying it on its own", event_id)
             batches.retry_later(event_id)
+            ahead = False  # the next event's attempt went with this rollback
     alerting.request_evaluation(sorted(counted))
     return len(event_ids)
 
 
 def process_event(event_id: int) -> str:
     """Read one stored event and apply what it says; its status afterwards."""
-    events.count_attempts([event_id])
+    _count_attempt(event_id)
     db.session.commit()
     status, counted = _process(event_id)
     alerting.request_evaluation(sorted(counted))
@@ -74,33 +80,47 @@ def notify(kind: str, alert_id: int) -> None:
     alerting.send(kind, alert_id)
 
 
-def _process(event_id: int) -> tuple[str, set[int]]:
-    """The event's status afterwards, and the account it counted against (if it counted)."""
+def _count_attempt(event_id: int | None) -> None:
+    # One more try at reading this event, committed before it is read: a worker that dies while
+    # reading it leaves a trace on it alone, and the events after it in the batch stay unread.
+    if event_id is not None:
+        events.count_attempts([event_id])
+
+
+def _process(event_id: int, following: int | None = None) -> tuple[str, set[int]]:
+    """The event's status afterwards, and the account it counted against (if it counted). The
+    attempt at `following`, the batch's next event, is counted in the same commit: one commit an
+    event, not two."""
     # Everything below is one transaction that a replay repeats, so its commit need not wait
     # for the disk: if the database crashes first, the event is still pending and is swept.
     events.relaxed_commit()
     event = events.claim(event_id)
     if event is None:
-        db.session.rollback()
+        _done(following)
         return EventStatus.pending.value, set()  # another worker has it right now
     if event.status != EventStatus.pending:
-        db.session.commit()
+        _done(following)
         return event.status.value, set()  # done before: queued twice, or a replay of a finished one
     if event.attempts > MAX_ATTEMPTS:
         events.finish(event, EventStatus.failed, error=f"gave up after {MAX_ATTEMPTS} attempts")
-        db.session.commit()
+        _done(following)
         return EventStatus.failed.value, set()
     try:
         verdict = reading.read(event)
     except reading.Unreadable as exc:
         events.finish(event, EventStatus.failed, error=str(exc))
-        db.session.commit()
+        _done(following)
         return EventStatus.failed.value, set()
     applied = effects.apply(event.id, verdict)
     events.finish(event, applied.status, classification=verdict.classification.as_json(),
                   account_id=applied.account_id, outcome=applied.outcome)
-    db.session.commit()
+    _done(following)
     return applied.status.value, {applied.account_id} if applied.outcome else set()
+
+
+def _done(following: int | None) -> None:
+    _count_attempt(following)
+    db.session.commit()
 
 
 def sweep_pending(older_than_seconds: int = 300) -> int:
