@@ -9,12 +9,16 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from flask import current_app
+from redis.exceptions import RedisError
+
 from suppression import aup, events
-from suppression.db import db
+from suppression.db import db, utcnow
 from suppression.models import EventStatus
 from workers import alerting, batches, effects, reading
 
 MAX_ATTEMPTS = 8  # then the event is parked as failed for a person to look at
+SWEEP_BATCH = 1000  # stranded events read and queued at a time, until none is left
 log = logging.getLogger(__name__)
 
 
@@ -84,7 +88,7 @@ def _count_attempt(event_id: int | None) -> None:
     # One more try at reading this event, committed before it is read: a worker that dies while
     # reading it leaves a trace on it alone, and the events after it in the batch stay unread.
     if event_id is not None:
-        events.count_attempts([event_id])
+        events.count_attempt(event_id)
 
 
 def _process(event_id: int, following: int | None = None) -> tuple[str, set[int]]:
@@ -123,12 +127,21 @@ def _done(following: int | None) -> None:
     db.session.commit()
 
 
-def sweep_pending(older_than_seconds: int = 300) -> int:
-    """Queue again events left pending (Redis was down at ingest, a worker died); how many.
-    One still waiting in the queue is then there twice, which is harmless."""
-    stale = events.stale_pending(timedelta(seconds=older_than_seconds))
-    db.session.commit()
-    batches.enqueue_events(stale)
-    if stale:
-        log.info("swept %d pending events", len(stale))
-    return len(stale)
+def sweep_pending(older_than_seconds: int | None = None) -> int:
+    """Queue again every event left pending longer than `older_than_seconds` (SWEEP_AFTER_SECONDS
+    by default: Redis was down at ingest, a worker died), in batches of SWEEP_BATCH; how many.
+    One still waiting on the ready list is left there: queued twice it is only read twice."""
+    seconds = current_app.config["SWEEP_AFTER_SECONDS"] if older_than_seconds is None else older_than_seconds
+    received_before = utcnow() - timedelta(seconds=seconds)
+    try:
+        queued = batches.waiting()
+    except RedisError:  # then nothing can be queued either; the next sweep tries again
+        queued = set()
+    found, after_id = 0, 0
+    while page := events.stale_pending(received_before, after_id, SWEEP_BATCH):
+        db.session.commit()
+        stranded = [event_id for event_id in page if event_id not in queued]
+        batches.enqueue_events(stranded)
+        found, after_id = found + len(stranded), page[-1]
+    log.info("swept %d pending events received over %d s ago", found, seconds)
+    return found
