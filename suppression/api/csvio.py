@@ -28,8 +28,10 @@ def upload() -> BinaryIO:
     The whole body is read before any of it is used: one cut short is refused, not applied."""
     if request.mimetype == "application/x-www-form-urlencoded":
         raise UnsupportedUpload("send the list as text/csv, text/plain or multipart/form-data")
-    # Uploads go to disk, never to memory, so they get their own, much larger limit.
-    body = bodies.Checked(current_app.config["MAX_UPLOAD_BYTES"], "the upload")
+    # Uploads go to disk, never to memory, so they get their own, much larger limit (the form
+    # parser reads it from the request).
+    request.max_content_length = current_app.config["MAX_UPLOAD_BYTES"]
+    body = bodies.Checked(request.max_content_length, "the upload")
     if request.mimetype == "multipart/form-data":
         parser = request.make_form_data_parser()
         _, _, files = parser.parse(body, request.mimetype, request.content_length, request.mimetype_params)
