@@ -130,7 +130,7 @@ def _done(following: int | None) -> None:
 def sweep_pending(older_than_seconds: int | None = None) -> int:
     """Queue again every event left pending longer than `older_than_seconds` (SWEEP_AFTER_SECONDS
     by default: Redis was down at ingest, a worker died), in batches of SWEEP_BATCH; how many.
-    One still waiting on the ready list is left there: queued twice it is only read twice."""
+    Those still waiting on the ready list (behind a backlog) are not queued a second time."""
     seconds = current_app.config["SWEEP_AFTER_SECONDS"] if older_than_seconds is None else older_than_seconds
     received_before = utcnow() - timedelta(seconds=seconds)
     try:
