@@ -69,6 +69,9 @@ DEFAULTS: dict[str, object] = {
     "LIST_HEADER": LIST_HEADER,
     "VERP_PATTERN": r"\+a(?P<account>\d+)[-=@.]",
     "MAX_INBOUND_BYTES": 10 * 1024 * 1024,  # one raw message
+    # An event pending this long is taken as stranded (stored while Redis was down, or its worker
+    # died): the sweep, every minute, queues it again, and /metrics counts it.
+    "SWEEP_AFTER_SECONDS": 60,
     # Provider webhooks; each endpoint is off until its verification is set.
     "SES_TOPIC_ARNS": "",  # comma-separated SNS topic ARNs to accept
     "SENDGRID_VERIFICATION_KEY": "",  # the event webhook's public key (base64 DER)

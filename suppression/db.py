@@ -1,13 +1,27 @@
 """SQLAlchemy set-up: one `db` bound to the app in `create_app`, a session per request or job."""
 from __future__ import annotations
 
+import logging
 import re
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
+import psycopg
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# What psycopg raises, on the hot paths that use it directly, when the server dropped the
+# connection (a restart, a failover) or cannot be reached: the web layer answers 503 to them.
+DRIVER_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
+RETRY_PAUSE_SECONDS = 0.5  # long enough for a restart to finish, short enough for a mail client
 
 # Stable constraint names so Alembic can alter them on SQLite and PostgreSQL alike.
 NAMING = {
@@ -99,3 +113,41 @@ def autocommit() -> None:
     """Run the rest of this session's work without a transaction (reads only): on the hot path
     BEGIN and ROLLBACK are two of the four database round trips. Call before anything queries."""
     db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+def on_own_connection(work: Callable[[object], T], *, retry: bool = False) -> T:
+    """`work(driver connection)` on a connection of its own in autocommit: a one-statement hot
+    path (PostgreSQL). With `retry`, for an idempotent statement only, `work` runs once more, on a
+    new connection and after a short pause, if the database dropped or refused the first."""
+    try:
+        return _on_own_connection(work)
+    except (*DRIVER_ERRORS, OperationalError) as exc:
+        if not retry:
+            raise
+        log.warning("database connection failed (%s); trying once more on a new one", type(exc).__name__)
+    time.sleep(RETRY_PAUSE_SECONDS)
+    return _on_own_connection(work)
+
+
+def _on_own_connection(work: Callable[[object], T]) -> T:
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        driver = connection.connection.driver_connection
+        try:
+            return work(driver)
+        except DRIVER_ERRORS:
+            if driver.closed or driver.broken:
+                connection.invalidate()
+                # SQLAlchemy never saw this error, so its pool still holds the connections that
+                # the server dropped with this one: each would fail a request of its own.
+                db.engine.dispose()
+            raise
+
+
+def end_failed_session() -> None:
+    """Roll back this request's or job's session after the database failed it: a connection the
+    server dropped is then discarded, with the pool's others (SQLAlchemy does that when the
+    rollback finds it dead), so the next request starts on a new one."""
+    try:
+        db.session.rollback()
+    except (SQLAlchemyError, *DRIVER_ERRORS):
+        db.session.close()

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import hashlib
 from contextlib import nullcontext
-from datetime import timedelta
+from datetime import datetime
 from functools import lru_cache
 
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import defer
 
-from suppression.db import db, dialect, pyformat, utcnow
+from suppression.db import db, dialect, on_own_connection, pyformat, utcnow
 from suppression.errors import NotFound
 from suppression.models import Event, EventStatus, Outcome, Payload
 
@@ -33,11 +33,12 @@ def store(source: str, payloads: list[tuple[bytes, str]], kind: str = "auto") ->
     if dialect() != "postgresql":
         return [_store_in_session(_insert(), row) for row in rows]
     # Outside the ORM session: one event (a message) is one statement in autocommit, with no
-    # BEGIN or COMMIT round trips.
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        driver = connection.connection.driver_connection
+    # BEGIN or COMMIT round trips. Storing is idempotent (the dedupe key), so a database blip
+    # gets one more try on a new connection rather than a 503.
+    def run(driver) -> list[tuple[int, bool]]:
         with driver.transaction() if len(rows) > 1 else nullcontext(), driver.cursor() as cursor:
             return [_store_on_driver(cursor, row) for row in rows]
+    return on_own_connection(run, retry=True)
 
 
 def store_payload(source: str, raw: bytes, found: list[tuple[str, dict]]) -> list[tuple[int, bool]]:
@@ -140,14 +141,22 @@ def recent(account_id: int, limit: int = 50) -> list[Event]:
                                    .order_by(Event.id.desc()).limit(limit)))
 
 
-def count_attempts(event_ids: list[int]) -> None:
-    """One more try at reading each pending event (commit it before the reading, so that a
-    crash leaves a trace). An event another transaction holds is not counted (nor waited for)."""
-    if not event_ids:
-        return
-    held = (select(Event.id).where(Event.id.in_(event_ids), Event.status == EventStatus.pending)
-            .with_for_update(skip_locked=True))
-    db.session.execute(update(Event).where(Event.id.in_(held)).values(attempts=Event.attempts + 1))
+def count_attempt(event_id: int) -> None:
+    """One more try at reading the event, if it is pending (commit it before the reading, so
+    that a crash leaves a trace). Not counted (nor waited for) while another transaction holds it."""
+    db.session.flush()  # an event this transaction has just finished is not pending any more
+    db.session.execute(_count_attempt(), {"event_id": event_id})
+
+
+@lru_cache(maxsize=1)
+def _count_attempt():
+    # One row by its key, outside the ORM, built once: it runs for every event a worker reads. An
+    # IN list over the locking subquery can be planned as a scan of the table, and the ORM's bulk
+    # update costs a millisecond of its own.
+    table = Event.__table__
+    held = (select(table.c.id).where(table.c.id == bindparam("event_id"), table.c.status == EventStatus.pending.value)
+            .with_for_update(skip_locked=True).scalar_subquery())
+    return update(table).where(table.c.id == held).values(attempts=table.c.attempts + 1)
 
 
 def relaxed_commit() -> None:
@@ -172,16 +181,19 @@ def failed(limit: int = 100) -> list[Event]:
                                    .order_by(Event.id).limit(limit)))
 
 
-def stale_pending(older_than: timedelta, limit: int = 1000) -> list[int]:
-    """Pending events received more than `older_than` ago: Redis was down, or a worker died."""
-    cutoff = utcnow() - older_than
+def stale_pending(received_before: datetime, after_id: int = 0, limit: int = 1000) -> list[int]:
+    """Pending events received before `received_before` (Redis was down, or a worker died), with
+    ids above `after_id`, in id order: the next `limit` of them."""
     return list(db.session.scalars(select(Event.id).where(Event.status == EventStatus.pending,
-                                                          Event.received_at < cutoff)
+                                                          Event.received_at < received_before,
+                                                          Event.id > after_id)
                                    .order_by(Event.id).limit(limit)))
 
 
 def reopen(event_id: int) -> Event:
-    """Make a failed (or any) event pending again, for a replay."""
+    """Make a failed (or any) event pending again with no attempts counted, for a replay: one parked
+    after its attempts gets them all again."""
     event = get(event_id)
     event.status, event.error, event.processed_at = EventStatus.pending, None, None
+    event.attempts = 0
     return event

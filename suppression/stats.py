@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import String, func, or_, select, type_coerce
 
 from suppression.db import db
-from suppression.models import Account, Alert, Event, Suppression
+from suppression.models import Account, Alert, Event, EventStatus, Suppression
 from suppression.models.alerts import OPEN_STATUSES
 
 
@@ -30,6 +30,13 @@ def events() -> list[tuple[str, str, str, int]]:
     columns = (Event.source, Event.kind, _text(Event.status))
     return [tuple(row) for row in db.session.execute(
         select(*columns, func.count()).group_by(Event.source, Event.kind, Event.status))]
+
+
+def stranded(received_before: datetime) -> int:
+    """Pending events received before `received_before`: stranded (Redis was down, a worker
+    died) or waiting behind a backlog."""
+    return db.session.scalar(select(func.count()).select_from(Event)
+                             .where(Event.status == EventStatus.pending, Event.received_at < received_before))
 
 
 def open_alerts() -> list[tuple[str, str, str, int]]:

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 
 from suppression import audit, counters, lists, tokens
-from suppression.db import db, dialect, driver_rows, pyformat, utcnow
+from suppression.db import dialect, driver_rows, on_own_connection, pyformat, utcnow
 from suppression.models import Reason
 from suppression.tokens import Claims
 
@@ -108,15 +108,13 @@ def _in_one_statement(params: dict) -> tuple[str | None, bool]:
     params = params | {"day": params["created_at"].date()} | audit.params(
         params["created_at"], params["actor"], "suppression.unsubscribe", params["dealer_id"], params["details"])
     # Its own connection in autocommit, outside the ORM session: the statement is atomic alone,
-    # so it needs no BEGIN and COMMIT, and this is the hot path of a one-click POST.
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        cursor = connection.connection.driver_connection.cursor()
-        try:
+    # so it needs no BEGIN and COMMIT, and this is the hot path of a one-click POST. It is
+    # idempotent, so a database blip gets one more try: mail clients never retry an opt-out.
+    def run(driver) -> tuple[str | None, bool]:
+        with driver.cursor() as cursor:
             cursor.execute(_ONE_STATEMENT_PG, params)
-            dealer, changed = cursor.fetchone()
-        finally:
-            cursor.close()
-    return dealer, changed
+            return cursor.fetchone()
+    return on_own_connection(run, retry=True)
 
 
 def _in_steps(scope: lists.Scope, reason: Reason, params: dict) -> tuple[str | None, bool]:

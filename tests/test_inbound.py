@@ -254,6 +254,19 @@ def test_unreadable_events_fail_are_listed_and_replayed(app, runner):
     assert unknown.exit_code != 0 and "no event 424242" in unknown.output
 
 
+def test_retry_replays_an_event_parked_after_its_attempts(app, runner, dealer):
+    with app.app_context():
+        db.session.add(Event(source="mail", kind="auto", dedupe_key="mail:parked", raw=dsn("parked@example.com"),
+                             status=EventStatus.failed, attempts=9, error="gave up after 8 attempts"))
+        db.session.commit()
+        event_id = db.session.scalar(select(Event.id))
+    result = runner.invoke(args=["inbound", "retry", str(event_id)])
+    assert result.exit_code == 0 and result.output.strip() == f"event {event_id}: processed"
+    with app.app_context():
+        assert db.session.get(Event, event_id).attempts == 1
+    assert decision(dealer, "parked@example.com")["reason"] == "hard_bounce"
+
+
 def test_a_message_whose_reader_fails_is_failed_with_the_error(app, ingest, monkeypatch):
     monkeypatch.setattr("workers.classify._classify", lambda raw, *headers: 1 / 0)
     response = post_mail(ingest, dsn("gone@example.com"))

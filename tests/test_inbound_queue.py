@@ -2,19 +2,21 @@
 retried on its own, and an event queued twice (or claimed by another worker) is applied once."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import psycopg
 import pytest
 from redis import Redis
 from rq.registry import ScheduledJobRegistry
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import OperationalError
 
 from suppression import events
-from suppression.db import db
+from suppression.db import db, utcnow
 from suppression.models import Event, EventStatus, Role
 from tests.conftest import Api, make_key, work
 from tests.test_inbound import decision, dsn, today
-from workers import batches, effects, jobs, queues
+from workers import batches, effects, jobs, queues, reading
 
 
 @pytest.fixture
@@ -70,7 +72,8 @@ def test_an_event_that_fails_is_retried_alone_and_its_batch_goes_on(queued_app, 
 
 def test_an_event_queued_twice_is_applied_once(queued_app, ingest, redis_url, dealer):
     event_id = post(ingest, "twice@example.com")
-    assert queued_app.test_cli_runner().invoke(args=["inbound", "sweep", "--older-than", "0"]).exit_code == 0
+    with queued_app.app_context():
+        batches.enqueue_events([event_id])  # a worker died after taking it, and a sweep queued it again
     assert Redis.from_url(redis_url).lrange(batches.READY, 0, -1) == [str(event_id).encode()] * 2
     work(queued_app)
     assert statuses(queued_app) == {event_id: EventStatus.processed}
@@ -98,7 +101,7 @@ def test_a_batch_the_database_refuses_is_retried_event_by_event(queued_app, inge
     event_id = post(ingest, "stalled@example.com")
     with queued_app.app_context():
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(events, "count_attempts", refuse)
+            patch.setattr(events, "count_attempt", refuse)
             assert jobs.process_ready() == 0
         db.session.rollback()
     registry = ScheduledJobRegistry(queues.INBOUND, connection=Redis.from_url(redis_url))
@@ -108,7 +111,7 @@ def test_a_batch_the_database_refuses_is_retried_event_by_event(queued_app, inge
     assert decision(dealer, "stalled@example.com")["reason"] == "hard_bounce"
 
 
-def refuse(event_ids):  # the database going away, or SQLite's single writer slot taken too long
+def refuse(event_id):  # the database going away, or SQLite's single writer slot taken too long
     raise OperationalError("UPDATE events", {}, Exception("database is locked"))
 
 
@@ -123,3 +126,38 @@ def test_a_message_that_cannot_be_read_is_failed_with_its_error_and_listed(queue
     listed = queued_app.test_cli_runner().invoke(args=["inbound", "failed"]).output.splitlines()
     assert [(line.split("\t")[0], line.split("\t")[-1]) for line in listed] == [
         (str(event_id), "unreadable message: no RFC 5322 header fields")]
+
+
+def test_a_worker_that_dies_mid_batch_charges_an_attempt_to_the_event_it_was_reading(queued_app, ingest, dealer,
+                                                                                     monkeypatch):
+    read = reading.read
+
+    def dies_on_one(event):
+        if b"dies@example.com" in event.raw:
+            raise SystemExit("killed while reading")  # not an Exception: the job dies with it
+        return read(event)
+    monkeypatch.setattr(reading, "read", dies_on_one)
+    ids = [post(ingest, address) for address in ("a@example.com", "b@example.com", "dies@example.com",
+                                                 "d@example.com", "e@example.com")]
+    with queued_app.app_context(), pytest.raises(SystemExit):
+        jobs.process_ready()
+    with queued_app.app_context():
+        found = {event.id: (event.status, event.attempts) for event in db.session.scalars(select(Event))}
+    assert [found[event_id] for event_id in ids] == [
+        (EventStatus.processed, 1), (EventStatus.processed, 1), (EventStatus.pending, 1),
+        (EventStatus.pending, 0), (EventStatus.pending, 0)]  # never read: nothing charged
+
+
+def test_one_sweep_queues_every_stranded_event_but_not_those_still_waiting(queued_app, ingest, redis_url):
+    waiting = post(ingest, "waiting@example.com")
+    with queued_app.app_context():
+        long_ago = utcnow() - timedelta(minutes=10)
+        db.session.execute(insert(Event), [{"source": "mail", "kind": "auto", "dedupe_key": f"mail:{n}", "raw": b"x",
+                                            "received_at": long_ago} for n in range(2500)])
+        db.session.execute(update(Event).where(Event.id == waiting).values(received_at=long_ago))
+        db.session.commit()
+    result = queued_app.test_cli_runner().invoke(args=["inbound", "sweep"])
+    assert result.exit_code == 0 and result.output.strip() == "queued 2500 pending events"
+    ready = [int(i) for i in Redis.from_url(redis_url).lrange(batches.READY, 0, -1)]
+    assert len(ready) == 2501 and len(set(ready)) == 2501  # the waiting one once, every stranded one once
+

@@ -15,7 +15,7 @@ from sqlalchemy import update
 
 from suppression import aup, counters, create_app
 from suppression.db import db, utcnow
-from suppression.models import AuditEntry, Role, Suppression
+from suppression.models import AuditEntry, Event, EventStatus, Role, Suppression
 from tests.conftest import UNSUBSCRIBE_KEY, Api, make_key
 from tests.test_inbound import dsn
 from workers import queues
@@ -249,3 +249,15 @@ def test_a_shared_directory_that_is_missing_stops_the_start(monkeypatch, tmp_pat
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "missing"))
     with pytest.raises(ValueError, match="PROMETHEUS_MULTIPROC_DIR must be a directory"):
         metrics_app(f"sqlite:///{tmp_path}/unused.db")
+
+
+def test_events_pending_past_the_sweep_threshold_show_as_stranded(app, scrape):
+    with app.app_context():
+        now = utcnow()
+        for n, age in enumerate((3600, 61, 5)):  # two stranded, one just stored
+            db.session.add(Event(source="mail", kind="auto", dedupe_key=f"mail:{n}", raw=b"x",
+                                 received_at=now - timedelta(seconds=age)))
+        db.session.add(Event(source="mail", kind="auto", dedupe_key="mail:done", raw=b"x", status=EventStatus.processed,
+                             received_at=now - timedelta(seconds=3600)))
+        db.session.commit()
+    assert value(scrape(), "suppression_events_stranded") == 2

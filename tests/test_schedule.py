@@ -25,8 +25,8 @@ from workers import queues, schedule, scheduler
 from workers.schedule import Periodic
 
 
-def test_the_sweep_of_pending_events_is_declared_every_five_minutes_on_the_inbound_queue():
-    sweep = Periodic("sweep-pending", "workers.jobs.sweep_pending", "*/5 * * * *", queues.INBOUND)
+def test_the_sweep_of_pending_events_is_declared_every_minute_on_the_inbound_queue():
+    sweep = Periodic("sweep-pending", "workers.jobs.sweep_pending", "* * * * *", queues.INBOUND)
     assert sweep in schedule.SCHEDULE
     assert len({periodic.name for periodic in schedule.SCHEDULE}) == len(schedule.SCHEDULE)
 

@@ -59,6 +59,12 @@ def enqueue_events(event_ids: list[int]) -> list[str]:
     return ["pending"] * len(event_ids)
 
 
+def waiting() -> set[int]:
+    """The event ids waiting on the READY list now (none without Redis)."""
+    url = current_app.config["REDIS_URL"]
+    return {int(event_id) for event_id in connection.shared(url).lrange(READY, 0, -1)} if url else set()
+
+
 def _inline(event_id: int) -> str:
     # The job's own outcome; None when it failed: the event is stored and `inbound sweep` retries it.
     return queues.enqueue(queues.INBOUND, "workers.jobs.process_event", event_id) or "pending"

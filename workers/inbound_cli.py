@@ -52,9 +52,10 @@ def retry(event_ids: tuple[int, ...]):
 
 
 @inbound_cli.command("sweep")
-@click.option("--older-than", default=300, show_default=True, help="Seconds an event may stay pending.")
-def sweep(older_than: int):
-    """Queue events left pending (Redis was down at ingest time, a worker died)."""
+@click.option("--older-than", type=click.IntRange(min=0), default=None,
+              help="Seconds an event may stay pending  [default: SWEEP_AFTER_SECONDS]")
+def sweep(older_than: int | None):
+    """Queue every event left pending (Redis was down at ingest time, a worker died)."""
     click.echo(f"queued {jobs.sweep_pending(older_than)} pending events")
 
 

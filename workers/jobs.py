@@ -9,12 +9,16 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from flask import current_app
+from redis.exceptions import RedisError
+
 from suppression import aup, events
-from suppression.db import db
+from suppression.db import db, utcnow
 from suppression.models import EventStatus
 from workers import alerting, batches, effects, reading
 
 MAX_ATTEMPTS = 8  # then the event is parked as failed for a person to look at
+SWEEP_BATCH = 1000  # stranded events read and queued at a time, until none is left
 log = logging.getLogger(__name__)
 
 
@@ -22,7 +26,7 @@ def process_ready() -> int:
     """Process a batch of the events waiting in Redis (workers/batches.py); how many."""
     event_ids = batches.take_ready()
     try:
-        events.count_attempts(event_ids)  # for the batch at once: one commit, not one per event
+        _count_attempt(event_ids[0] if event_ids else None)
         db.session.commit()
     except Exception:  # taken off the list: each must be retried, or it waits for the sweeper
         db.session.rollback()
@@ -31,20 +35,26 @@ def process_ready() -> int:
             batches.retry_later(event_id)
         return 0
     counted: set[int] = set()  # accounts whose counters changed: judged once, after the batch
-    for event_id in event_ids:
+    ahead = True  # this event's attempt is counted already (with the previous event's effects)
+    for event_id, following in zip(event_ids, [*event_ids[1:], None], strict=True):
         try:
-            counted |= _process(event_id)[1]
+            if not ahead:
+                _count_attempt(event_id)
+                db.session.commit()
+            counted |= _process(event_id, following)[1]
+            ahead = True
         except Exception:  # not this batch's other events' problem: this one is retried alone
             db.session.rollback()
             log.exception("event %s: processing failed; retrying it on its own", event_id)
             batches.retry_later(event_id)
+            ahead = False  # the next event's attempt went with this rollback
     alerting.request_evaluation(sorted(counted))
     return len(event_ids)
 
 
 def process_event(event_id: int) -> str:
     """Read one stored event and apply what it says; its status afterwards."""
-    events.count_attempts([event_id])
+    _count_attempt(event_id)
     db.session.commit()
     status, counted = _process(event_id)
     alerting.request_evaluation(sorted(counted))
@@ -74,41 +84,64 @@ def notify(kind: str, alert_id: int) -> None:
     alerting.send(kind, alert_id)
 
 
-def _process(event_id: int) -> tuple[str, set[int]]:
-    """The event's status afterwards, and the account it counted against (if it counted)."""
+def _count_attempt(event_id: int | None) -> None:
+    # One more try at reading this event, committed before it is read: a worker that dies while
+    # reading it leaves a trace on it alone, and the events after it in the batch stay unread.
+    if event_id is not None:
+        events.count_attempt(event_id)
+
+
+def _process(event_id: int, following: int | None = None) -> tuple[str, set[int]]:
+    """The event's status afterwards, and the account it counted against (if it counted). The
+    attempt at `following`, the batch's next event, is counted in the same commit: one commit an
+    event, not two."""
     # Everything below is one transaction that a replay repeats, so its commit need not wait
     # for the disk: if the database crashes first, the event is still pending and is swept.
     events.relaxed_commit()
     event = events.claim(event_id)
     if event is None:
-        db.session.rollback()
+        _done(following)
         return EventStatus.pending.value, set()  # another worker has it right now
     if event.status != EventStatus.pending:
-        db.session.commit()
+        _done(following)
         return event.status.value, set()  # done before: queued twice, or a replay of a finished one
     if event.attempts > MAX_ATTEMPTS:
         events.finish(event, EventStatus.failed, error=f"gave up after {MAX_ATTEMPTS} attempts")
-        db.session.commit()
+        _done(following)
         return EventStatus.failed.value, set()
     try:
         verdict = reading.read(event)
     except reading.Unreadable as exc:
         events.finish(event, EventStatus.failed, error=str(exc))
-        db.session.commit()
+        _done(following)
         return EventStatus.failed.value, set()
     applied = effects.apply(event.id, verdict)
     events.finish(event, applied.status, classification=verdict.classification.as_json(),
                   account_id=applied.account_id, outcome=applied.outcome)
-    db.session.commit()
+    _done(following)
     return applied.status.value, {applied.account_id} if applied.outcome else set()
 
 
-def sweep_pending(older_than_seconds: int = 300) -> int:
-    """Queue again events left pending (Redis was down at ingest, a worker died); how many.
-    One still waiting in the queue is then there twice, which is harmless."""
-    stale = events.stale_pending(timedelta(seconds=older_than_seconds))
+def _done(following: int | None) -> None:
+    _count_attempt(following)
     db.session.commit()
-    batches.enqueue_events(stale)
-    if stale:
-        log.info("swept %d pending events", len(stale))
-    return len(stale)
+
+
+def sweep_pending(older_than_seconds: int | None = None) -> int:
+    """Queue again every event left pending longer than `older_than_seconds` (SWEEP_AFTER_SECONDS
+    by default: Redis was down at ingest, a worker died), in batches of SWEEP_BATCH; how many.
+    Those still waiting on the ready list (behind a backlog) are not queued a second time."""
+    seconds = current_app.config["SWEEP_AFTER_SECONDS"] if older_than_seconds is None else older_than_seconds
+    received_before = utcnow() - timedelta(seconds=seconds)
+    try:
+        queued = batches.waiting()
+    except RedisError:  # then nothing can be queued either; the next sweep tries again
+        queued = set()
+    found, after_id = 0, 0
+    while page := events.stale_pending(received_before, after_id, SWEEP_BATCH):
+        db.session.commit()
+        stranded = [event_id for event_id in page if event_id not in queued]
+        batches.enqueue_events(stranded)
+        found, after_id = found + len(stranded), page[-1]
+    log.info("swept %d pending events received over %d s ago", found, seconds)
+    return found

@@ -31,8 +31,9 @@ class Periodic:
 
 
 SCHEDULE: tuple[Periodic, ...] = (
-    # Events left pending (stored while Redis was down, or their worker died) are queued again.
-    Periodic("sweep-pending", "workers.jobs.sweep_pending", "*/5 * * * *"),
+    # Events left pending (stored while Redis was down, or their worker died) are queued again:
+    # every minute, so a hard bounce stranded so is suppressed within two (SWEEP_AFTER_SECONDS).
+    Periodic("sweep-pending", "workers.jobs.sweep_pending", "* * * * *"),
     # Every account with recent counts or an open alert, judged against the AUP rules (events ask
     # for their own account's evaluation as they come; this catches volume and one-click opt-outs).
     Periodic("aup-evaluate", "workers.jobs.evaluate_accounts", "*/5 * * * *", queue=queues.AUP),

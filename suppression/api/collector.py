@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from datetime import timedelta
 from threading import Lock
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -26,8 +27,9 @@ SUSPENDED_BY = ("aup", "staff")
 class ServiceCollector(Collector):
     """The database's and Redis's figures, read again once the last reading is `cache_seconds` old."""
 
-    def __init__(self, redis_url: str, cache_seconds: int):
+    def __init__(self, redis_url: str, cache_seconds: int, sweep_after_seconds: int):
         self.redis_url, self.cache_seconds = redis_url, cache_seconds
+        self.sweep_after = timedelta(seconds=sweep_after_seconds)
         self.tally = totals.Tally()
         self._lock = Lock()  # one reading at a time; the scrapes that wait get its figures
         self._families: list[Metric] = []
@@ -43,17 +45,17 @@ class ServiceCollector(Collector):
 
     def _read(self) -> list[Metric]:
         started = time.perf_counter()
-        families = database_families(self.tally) + (redis_families(self.redis_url) if self.redis_url else [])
+        families = database_families(self.tally, self.sweep_after) + (redis_families(self.redis_url) if self.redis_url else [])
         took = GaugeMetricFamily("suppression_metrics_read_seconds",
                                  "Seconds the last reading of the database and Redis for /metrics took",
                                  value=time.perf_counter() - started)
         return [*families, took]
 
 
-def database_families(tally: totals.Tally) -> list[Metric]:
+def database_families(tally: totals.Tally, sweep_after: timedelta) -> list[Metric]:
     """The tables' figures, after `suppression_database_up`."""
     try:
-        families = _tables(tally)
+        families = _tables(tally, sweep_after)
     except SQLAlchemyError as exc:
         db.session.rollback()
         log.warning("metrics: the database is unavailable: %s", type(exc).__name__)
@@ -61,12 +63,16 @@ def database_families(tally: totals.Tally) -> list[Metric]:
     return [_up("database", True), *families]
 
 
-def _tables(tally: totals.Tally) -> list[Metric]:
+def _tables(tally: totals.Tally, sweep_after: timedelta) -> list[Metric]:
+    now = utcnow()
     families = [
         family(GaugeMetricFamily, "suppression_suppressions", "Suppressions in force (not expired), by reason "
-               "and scope (global, account or list)", ["reason", "scope"], stats.suppressions_in_force(utcnow())),
+               "and scope (global, account or list)", ["reason", "scope"], stats.suppressions_in_force(now)),
         family(GaugeMetricFamily, "suppression_events", "Inbound events stored, by source, kind (what the sender "
                "said it is) and status", ["source", "kind", "status"], stats.events()),
+        GaugeMetricFamily("suppression_events_stranded", "Inbound events pending longer than SWEEP_AFTER_SECONDS "
+                          "(stranded, or behind a backlog): the sweep queues them again every minute",
+                          value=stats.stranded(now - sweep_after)),
         family(GaugeMetricFamily, "suppression_alerts_open", "AUP alerts open or acknowledged, by severity, rule "
                "and status", ["severity", "rule", "status"], stats.open_alerts()),
         family(GaugeMetricFamily, "suppression_accounts", "Dealer accounts, by status", ["status"],

@@ -11,6 +11,7 @@ from typing import BinaryIO
 from flask import current_app, request
 
 from suppression.errors import DomainError, Invalid
+from suppression.web import bodies
 
 HEADER_NAMES = {"email", "address", "email_address", "e-mail", "emailaddress", "mail"}
 SPOOL_IN_MEMORY = 1024 * 1024
@@ -23,19 +24,24 @@ class UnsupportedUpload(DomainError):
 
 
 def upload() -> BinaryIO:
-    """The uploaded file: a multipart `file` field or the raw body, spooled to disk past 1 MiB."""
-    # Uploads go to disk, never to memory, so they get their own, much larger limit.
-    request.max_content_length = current_app.config["MAX_UPLOAD_BYTES"]
+    """The uploaded file: a multipart `file` field or the raw body, spooled to disk past 1 MiB.
+    The whole body is read before any of it is used: one cut short is refused, not applied."""
     if request.mimetype == "application/x-www-form-urlencoded":
         raise UnsupportedUpload("send the list as text/csv, text/plain or multipart/form-data")
+    # Uploads go to disk, never to memory, so they get their own, much larger limit (the form
+    # parser reads it from the request).
+    request.max_content_length = current_app.config["MAX_UPLOAD_BYTES"]
+    body = bodies.Checked(request.max_content_length, "the upload")
     if request.mimetype == "multipart/form-data":
-        part = request.files.get("file") or next(iter(request.files.values()), None)
+        parser = request.make_form_data_parser()
+        _, _, files = parser.parse(body, request.mimetype, request.content_length, request.mimetype_params)
+        part = files.get("file") or next(iter(files.values()), None)
         if part is None:
             raise Invalid("send the list as the raw body or as a multipart field named 'file'",
                           code="missing_file")
         source = part.stream
     else:
-        source = request.stream
+        source = body
     # Our own spool: the request's parts are closed before a streamed response ends.
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
     shutil.copyfileobj(source, spool, 64 * 1024)

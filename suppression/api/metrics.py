@@ -55,7 +55,8 @@ def init_app(app: Flask) -> None:
         MultiProcessCollector(registry, path=shared_dir)
     else:
         registry.register(CHECKS)
-    registry.register(ServiceCollector(app.config["REDIS_URL"], app.config["METRICS_CACHE_SECONDS"]))
+    registry.register(ServiceCollector(app.config["REDIS_URL"], app.config["METRICS_CACHE_SECONDS"],
+                                       app.config["SWEEP_AFTER_SECONDS"]))
     app.extensions["metrics"] = registry
 
 

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from html import escape
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from suppression.db import db
+from suppression.db import DRIVER_ERRORS, db, end_failed_session
 from suppression.errors import (
     Conflict,
     DomainError,
@@ -33,6 +33,8 @@ HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "n
               405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
               415: "unsupported_media_type", 422: "invalid", 429: "rate_limited", 503: "unavailable"}
 
+
+RETRY_AFTER_SECONDS = 5  # a restart or failover is over by then, or the client asks again
 
 # What each kind of domain error means to an HTTP client. Errors of the web layer itself (a rate
 # limit, an upload type) say so with their own `http_status`.
@@ -80,11 +82,21 @@ def install(scope: Blueprint | Flask, render: Renderer) -> None:
         db.session.rollback()
         return render(409, "conflict", "that conflicts with existing data; reload and retry", None)
 
-    @scope.errorhandler(OperationalError)
-    def database_unavailable(exc: OperationalError):
-        db.session.rollback()
-        log.warning("database unavailable: %s", type(exc.orig).__name__)
-        return render(503, "unavailable", "the database is unavailable; retry shortly", None)
+    def database_unavailable(exc: Exception):
+        # The server dropped or refused the connection (a restart, a failover), or psycopg said so
+        # on a hot path that uses it directly: nothing the client did, and worth asking again.
+        end_failed_session()
+        log.warning("database unavailable: %s", type(getattr(exc, "orig", None) or exc).__name__)
+        response = render(503, "unavailable", "the database is unavailable; retry shortly", None)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    for kind in (OperationalError, *DRIVER_ERRORS):
+        scope.register_error_handler(kind, database_unavailable)
+
+    @scope.errorhandler(DBAPIError)
+    def database_error(exc: DBAPIError):
+        return database_unavailable(exc) if exc.connection_invalidated else unexpected(exc)
 
     @scope.errorhandler(Exception)
     def unexpected(exc: Exception):
