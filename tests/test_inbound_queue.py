@@ -148,6 +148,19 @@ def test_a_worker_that_dies_mid_batch_charges_an_attempt_to_the_event_it_was_rea
         (EventStatus.pending, 0), (EventStatus.pending, 0)]  # never read: nothing charged
 
 
+def test_the_sweep_drains_ids_left_waiting_when_their_batch_job_died_with_its_worker(queued_app, ingest, redis_url):
+    event_id = post(ingest, "orphan@example.com")
+    redis = Redis.from_url(redis_url)
+    queues.queue(queues.INBOUND, redis).empty()  # the batch job, taken by a worker killed before it read the list
+    assert redis.exists(batches.BATCH_QUEUED)  # still set: arrivals queue no new batch job for a while
+    with queued_app.app_context():
+        db.session.execute(update(Event).where(Event.id == event_id).values(received_at=utcnow() - timedelta(minutes=5)))
+        db.session.commit()
+    assert queued_app.test_cli_runner().invoke(args=["inbound", "sweep"]).exit_code == 0
+    work(queued_app)
+    assert statuses(queued_app)[event_id] == EventStatus.processed
+
+
 def test_one_sweep_queues_every_stranded_event_but_not_those_still_waiting(queued_app, ingest, redis_url):
     waiting = post(ingest, "waiting@example.com")
     with queued_app.app_context():

@@ -65,6 +65,15 @@ def waiting() -> set[int]:
     return {int(event_id) for event_id in connection.shared(url).lrange(READY, 0, -1)} if url else set()
 
 
+def drain() -> None:
+    """Queue a batch job for the ids waiting on READY, whatever BATCH_QUEUED says: the batch job
+    that set it may have died with its worker before taking any (a spare batch job finds the
+    list empty and ends). For the sweep, which leaves those ids where they are."""
+    url = current_app.config["REDIS_URL"]
+    if url and connection.shared(url).llen(READY):
+        _enqueue_batch(connection.shared(url))
+
+
 def _inline(event_id: int) -> str:
     # The job's own outcome; None when it failed: the event is stored and `inbound sweep` retries it.
     return queues.enqueue(queues.INBOUND, "workers.jobs.process_event", event_id) or "pending"

@@ -143,5 +143,7 @@ def sweep_pending(older_than_seconds: int | None = None) -> int:
         stranded = [event_id for event_id in page if event_id not in queued]
         batches.enqueue_events(stranded)
         found, after_id = found + len(stranded), page[-1]
+    if queued:
+        batches.drain()
     log.info("swept %d pending events received over %d s ago", found, seconds)
     return found
