@@ -1,13 +1,15 @@
 # make run: the service on the embedded default (SQLite under instance/, jobs inline).
 # make test: the whole suite on SQLite and on PostgreSQL, with real Redis, and the recipient pages
 # in Debian's headless Chromium (make install-browser installs it when missing).
+# make faults: worker kills and Redis and PostgreSQL outages under load, each scenario on a
+# PostgreSQL and a Redis of its own (faults/; about 4 minutes).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test bench bench-unsubscribe worker services install install-browser clean
+.PHONY: run test faults bench bench-unsubscribe worker services install install-browser clean
 
 install: $(VENV)/.installed
 
@@ -35,6 +37,10 @@ install-browser:
 
 test: install install-browser services
 	$(BIN)/python -m pytest
+
+# pytest.ini's testpaths is tests/: the fault tests are run by naming their directory.
+faults: install services
+	$(BIN)/python -m pytest faults -q
 
 bench: install services
 	$(BIN)/python bench/check.py
