@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import signal
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -12,32 +14,36 @@ import pytest
 from faults.cluster import PG_BIN, deployment
 from faults.scenario import SUMMARIES
 
-# A scenario takes about a minute; one that hangs is stopped (and its processes with it) here.
+# A scenario takes about a minute once its deployment is up (each step of that set-up has a
+# time limit of its own); one that hangs fails here, and its processes are stopped all the same.
 SCENARIO_TIMEOUT = 150
+
+
+@contextmanager
+def time_limit(seconds: int) -> Iterator[None]:
+    """TimeoutError in the block once it runs past `seconds`."""
+    def expired(signum, frame):
+        raise TimeoutError(f"the scenario ran past {seconds} s")
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture
 def cluster():
-    """(service, postgres, redis) of a fresh deployment, stopped after the test."""
+    """(service, postgres, redis) of a fresh deployment, for SCENARIO_TIMEOUT; stopped afterwards."""
     if PG_BIN is None:
         pytest.fail("PostgreSQL's server binaries are not in /usr/lib/postgresql (apt-get install postgresql)")
     with tempfile.TemporaryDirectory(prefix="faults-") as directory, deployment(Path(directory)) as parts:
         try:
-            yield parts
+            with time_limit(SCENARIO_TIMEOUT):  # ended before the teardown, which it must not cut short
+                yield parts
         finally:
             print(parts[0].logs())  # shown with the test's output when it fails
-
-
-@pytest.fixture(autouse=True)
-def time_limit():
-    """Fail a scenario that runs past SCENARIO_TIMEOUT; its fixtures still stop every process."""
-    def expired(signum, frame):
-        raise TimeoutError(f"the scenario ran past {SCENARIO_TIMEOUT} s")
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(SCENARIO_TIMEOUT)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
 
 
 def pytest_terminal_summary(terminalreporter):
