@@ -138,12 +138,15 @@ class Redis:
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", str(self.directory), "--logfile", str(self.directory / "redis.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(self.answers, 10, "redis answers PING")
+        wait_for(self.answers, 10, "redis answers")
 
     def answers(self) -> bool:
-        result = subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True, text=True,
-                                timeout=5, check=False)
-        return result.stdout.strip() == "PONG"
+        """Whether this server answers on its port (not another that took the port meanwhile)."""
+        if self.proc is None or self.proc.poll() is not None:
+            raise AssertionError(f"redis-server on port {self.port} exited: {self.directory / 'redis.log'}")
+        result = subprocess.run(["redis-cli", "-p", str(self.port), "info", "server"], capture_output=True,
+                                text=True, timeout=5, check=False)
+        return f"process_id:{self.proc.pid}\n" in result.stdout
 
     def stop(self) -> None:
         """Stop it (SIGTERM; what a restart of the Redis service does)."""

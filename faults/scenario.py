@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import psycopg
 import requests
 from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, Worker
 
 from faults.cluster import ROOT, Postgres, Service, alive, wait_for
 from faults.load import bounced_address, unsubscribing_address
@@ -160,6 +162,20 @@ def processes_needing_a_person(service: Service, killed: set[int] = frozenset())
         broken.append(f"{len(dead)} of {len(service.workers) - len(killed)} workers exited: "
                       f"{[w.returncode for w in service.workers if w.pid in dead]}")
     return broken
+
+
+def queue_state(redis_url: str) -> str:
+    """Where the inbound work stands in Redis, for a failure's report."""
+    redis = Redis.from_url(redis_url)
+    try:
+        inbound = Queue("inbound", connection=redis)
+        workers = [f"{w.pid}:{w.get_current_job_id() or 'idle'}" for w in Worker.all(connection=redis)]
+        return (f"inbound:ready {redis.llen('inbound:ready')}, inbound:batch-queued ttl "
+                f"{redis.ttl('inbound:batch-queued')}, inbound queue {inbound.count} jobs, started "
+                f"{inbound.started_job_registry.count}, scheduled {inbound.scheduled_job_registry.count}, "
+                f"workers {workers}")
+    except RedisError as exc:
+        return f"Redis unreachable: {exc}"
 
 
 def scheduler_lock_holder(redis_url: str, queue: str = "inbound") -> int | None:
