@@ -178,6 +178,15 @@ def queue_state(redis_url: str) -> str:
         return f"Redis unreachable: {exc}"
 
 
+def database_state(postgres: Postgres) -> str:
+    """What the database's sessions are doing (not idle), for a failure's report."""
+    with psycopg.connect(postgres.url, autocommit=True) as conn:
+        rows = conn.execute("SELECT pid, state, wait_event_type, wait_event, left(query, 60) FROM pg_stat_activity"
+                            " WHERE backend_type = 'client backend' AND state <> 'idle'"
+                            " AND pid <> pg_backend_pid()").fetchall()
+    return f"database sessions at work: {rows}"
+
+
 def scheduler_lock_holder(redis_url: str, queue: str = "inbound") -> int | None:
     """The pid of the RQ scheduler that holds `queue`'s lock, None when none holds it."""
     redis = Redis.from_url(redis_url)

@@ -18,6 +18,7 @@ from faults.cluster import alive, children, wait_for
 from faults.scenario import (
     SUMMARIES,
     broken_invariants,
+    database_state,
     drain,
     in_background,
     processes_needing_a_person,
@@ -37,7 +38,8 @@ def check(run, service, postgres, killed: frozenset[int] = frozenset(), extra=la
     drain(run, service, postgres)
     SUMMARIES.append(run.summary())
     broken = broken_invariants(run, service, postgres) + processes_needing_a_person(service, killed) + extra()
-    assert not broken, f"{run.name}:\n- " + "\n- ".join(broken) + f"\n({queue_state(service.env['REDIS_URL'])})"
+    assert not broken, f"{run.name}:\n- " + "\n- ".join(broken) + (
+        f"\n({queue_state(service.env['REDIS_URL'])}; {database_state(postgres)})")
 
 
 def busy_worker(service, redis_url: str) -> int:
@@ -46,12 +48,15 @@ def busy_worker(service, redis_url: str) -> int:
     holder = scheduler_lock_holder(redis_url)
     preferred = next((w.pid for w in service.workers if holder in children(w.pid)), None)
     found: list[int] = []
+    anyone_after = time.monotonic() + (BUSY_WAIT - 2 if preferred else 0)
 
     def some_busy() -> bool:
         busy = {w.pid for w in Worker.all(connection=redis) if w.get_current_job_id()}
+        if time.monotonic() < anyone_after:
+            busy &= {preferred}
         found[:] = [preferred] if preferred in busy else sorted(busy & {w.pid for w in service.workers})
         return bool(found)
-    wait_for(some_busy, BUSY_WAIT, "a worker busy with a batch", interval=0.01)
+    wait_for(some_busy, BUSY_WAIT, "a worker busy with a batch", interval=0.005)
     return found[0]
 
 
