@@ -2,13 +2,15 @@
 # make test: the whole suite on SQLite and on PostgreSQL, with real Redis, and the recipient pages
 # in Debian's headless Chromium and the nginx site of deploy/ in front of gunicorn (make install-browser and
 # make install-nginx install them when missing).
+# make faults: worker kills and Redis and PostgreSQL outages under load, each scenario on a
+# PostgreSQL and a Redis of its own (faults/; about 4 minutes).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test bench bench-unsubscribe worker services install install-browser install-nginx clean
+.PHONY: run test faults bench bench-unsubscribe worker services install install-browser install-nginx clean
 
 install: $(VENV)/.installed
 
@@ -40,6 +42,10 @@ install-nginx:
 
 test: install install-browser install-nginx services
 	$(BIN)/python -m pytest
+
+# pytest.ini's testpaths is tests/: the fault tests are run by naming their directory.
+faults: install services
+	$(BIN)/python -m pytest faults -q
 
 bench: install services
 	$(BIN)/python bench/check.py
