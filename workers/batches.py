@@ -66,12 +66,15 @@ def waiting() -> set[int]:
 
 
 def drain() -> None:
-    """Queue a batch job for the ids waiting on READY, whatever BATCH_QUEUED says: the batch job
-    that set it may have died with its worker before taking any (a spare batch job finds the
-    list empty and ends). For the sweep, which leaves those ids where they are."""
+    """For the sweep, which leaves the ids waiting on READY where they are: make sure a batch job
+    will read them. BATCH_QUEUED may say one is queued when the job that set it died with its
+    worker before reading the list; an empty queue says so too, and then one is queued anyway."""
     url = current_app.config["REDIS_URL"]
-    if url and connection.shared(url).llen(READY):
-        _enqueue_batch(connection.shared(url))
+    redis = connection.shared(url) if url else None
+    if redis is None or not redis.llen(READY):
+        return
+    if redis.set(BATCH_QUEUED, 1, nx=True, ex=BATCH_QUEUED_SECONDS) or not queues.queue(queues.INBOUND, redis).count:
+        _enqueue_batch(redis)
 
 
 def _inline(event_id: int) -> str:
