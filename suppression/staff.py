@@ -43,14 +43,6 @@ def totp_uri(user: StaffUser) -> str | None:
     return pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.email, issuer_name=ISSUER) if user.totp_secret else None
 
 
-def get(user_id: int) -> StaffUser:
-    """The staff user, or NotFound."""
-    user = db.session.get(StaffUser, user_id)
-    if user is None:
-        raise NotFound(f"no staff user {user_id}")
-    return user
-
-
 def find(email: str) -> StaffUser:
     """The staff user with this address, or NotFound."""
     user = db.session.scalar(select(StaffUser).where(StaffUser.email == email.strip().lower()))

@@ -60,7 +60,8 @@ def text(response) -> str:
 
 # Logging in
 
-def test_every_page_but_login_sends_a_stranger_to_the_login_form(client):
+def test_every_page_but_login_sends_a_stranger_to_the_login_form(client, staff):
+    assert staff.get("/admin/").status_code == 302  # a staff API key opens the API, not the console
     response = client.get("/admin/accounts?status=active")
     assert response.status_code == 302
     assert response.headers["Location"] == "/admin/login?next=/admin/accounts?status%3Dactive"

@@ -14,11 +14,11 @@ from tests.conftest import PG_ADMIN_URL, Api, make_key
 from tests.test_inbound import dsn
 from tests.test_unsubscribe import ONE_CLICK, link, path_of
 
+pytestmark = pytest.mark.postgresql_only  # the connections dropped are PostgreSQL's
+
 
 @pytest.fixture
-def postgres_app(app, database_url):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("the connections dropped are PostgreSQL's")
+def postgres_app(app):
     yield app
     with app.app_context():
         db.engine.dispose()  # so that emptying the tables starts on live connections

@@ -82,9 +82,8 @@ def test_an_event_queued_twice_is_applied_once(queued_app, ingest, redis_url, de
         assert db.session.get(Event, event_id).attempts == 1  # the second time found it finished
 
 
+@pytest.mark.postgresql_only  # row locks are PostgreSQL's; SQLite lets one writer in at a time
 def test_an_event_another_worker_holds_is_left_to_it(queued_app, ingest, database_url, dealer):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("row locks are PostgreSQL's; SQLite lets one writer in at a time")
     event_id = post(ingest, "held@example.com")
     with psycopg.connect(database_url) as other_worker:
         other_worker.execute("SELECT id FROM events WHERE id = %s FOR UPDATE", (event_id,))
