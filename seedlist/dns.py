@@ -60,7 +60,10 @@ class Resolver:
             self._resolver = dns.resolver.Resolver(configure=False)
             self._resolver.nameservers = [_nameserver(entry) for entry in nameservers]
         else:
-            self._resolver = dns.resolver.Resolver(configure=True)
+            try:
+                self._resolver = dns.resolver.Resolver(configure=True)
+            except dns.exception.DNSException:  # no /etc/resolv.conf: every lookup is then unknown
+                self._resolver = dns.resolver.Resolver(configure=False)
         self._resolver.timeout = timeout
         self._resolver.lifetime = timeout
         self._resolver.cache = None  # this class caches, with its own clock and bounds
