@@ -91,6 +91,26 @@ DEFAULTS: dict[str, object] = {
     # How long a process reuses the figures it read from the database and Redis for /metrics:
     # with a million suppressions on PostgreSQL a reading takes about half a second. 0: every scrape reads.
     "METRICS_CACHE_SECONDS": 15,
+    # Seedlist monitoring. SEED_KEYS: Fernet keys sealing seed mailboxes' credentials (their IMAP
+    # URLs), comma-separated, newest first; older keys only open. Empty: instance/seed.keys.
+    "SEED_KEYS": "",
+    "CAMPAIGN_HEADER": "X-Campaign-ID",  # the campaign a message belongs to, in every message sent
+    "SEEDS_PER_CAMPAIGN": 10,  # monitor seeds handed to an account for each campaign
+    "OPTOUT_SEEDS_PER_CAMPAIGN": 1,  # opt-out seeds among them (never one that opted out of that account)
+    # DNS for the seed audit (DKIM keys, DMARC and SPF records): nameservers as ip or ip:port,
+    # comma-separated (empty: the system's), and the time-out of one lookup. Answers are cached
+    # for their TTL; a time-out is a `dns_unavailable` finding, retried, never a pass.
+    "DNS_NAMESERVERS": "",
+    "DNS_TIMEOUT_MS": 2000,
+    "SEED_DNS_RETRIES": 5,  # audits of a message while DNS is unavailable, before its DNS checks stay unknown
+    # Authentication-Results headers trusted (the receiving side's authserv-ids, comma-separated).
+    # Empty: the topmost header of each method, as the last receiving server wrote it.
+    "AUTHSERV_IDS": "",
+    # An opt-out seed's one-click POST to a dealer's own https link: its time-out, and (tests only)
+    # loopback destinations and a CA file for their certificate. Private addresses are always refused.
+    "SEED_OPTOUT_TIMEOUT": 5,
+    "SEED_OPTOUT_ALLOW_LOOPBACK": 0,
+    "SEED_OPTOUT_CAFILE": "",
 }
 
 _INT_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, int)}
@@ -140,7 +160,7 @@ def _check(settings: Mapping[str, object]) -> None:
             parse_limit(str(settings[key]))
         except ValueError:
             raise SettingsError(f"{key} must be a rate such as 20/minute, not {settings[key]!r}") from None
-    for key in ("ACCOUNT_HEADER", "LIST_HEADER"):
+    for key in ("ACCOUNT_HEADER", "LIST_HEADER", "CAMPAIGN_HEADER"):
         if not _HEADER_NAME.fullmatch(str(settings[key])):
             raise SettingsError(f"{key} must be a header name such as X-Account-ID, not {settings[key]!r}")
     if not isinstance(logging.getLevelName(str(settings["LOG_LEVEL"]).upper()), int):

@@ -40,6 +40,16 @@ class Rate:
 
 
 @dataclass(frozen=True)
+class Count:
+    """A count rule over the daily counters: `threshold` or more events over the last `days` days
+    cross it, whatever the volume (its level, critical or warning, is the rule's, in
+    suppression/policy.py)."""
+
+    days: int
+    threshold: int = 1
+
+
+@dataclass(frozen=True)
 class Policy:
     soft_bounce_limit: int = 3  # soft bounces of one address within soft_bounce_days ...
     soft_bounce_days: int = 14
@@ -49,14 +59,16 @@ class Policy:
     # week would be a 100 % rate and suspend the account, so it shares the complaint rule's.
     hard_bounce_rate: Rate = field(default_factory=lambda: Rate(days=7, min_sends=1000, warning=0.02, critical=0.05))
     unsubscribe_rate: Rate = field(default_factory=lambda: Rate(days=7, min_sends=1000, warning=0.01))
-    trap_hits_critical: int = 1  # spam-trap hits within trap_hits_days that are critical
-    trap_hits_days: int = 30
+    trap_hits: Count = field(default_factory=lambda: Count(days=30))  # mail to a trap seed: critical
+    optout_ignored: Count = field(default_factory=lambda: Count(days=30))  # to an opted-out seed: critical
+    seed_findings: Count = field(default_factory=lambda: Count(days=30))  # seed content findings: warning
+    optout_grace_hours: int = 48  # after an opt-out seed's unsubscribe, mail from that dealer is a violation
     auto_suspend: bool = True  # an alert that opens or escalates critical suspends the account at once
 
     def windows(self) -> frozenset[int]:
         """The distinct windows (days) the AUP rules look back over."""
         return frozenset({self.complaint_rate.days, self.hard_bounce_rate.days, self.unsubscribe_rate.days,
-                          self.trap_hits_days})
+                          self.trap_hits.days, self.optout_ignored.days, self.seed_findings.days})
 
     @classmethod
     def from_settings(cls, environ: Mapping[str, str], overrides: Mapping[str, object] | None = None) -> Policy:
@@ -78,7 +90,7 @@ def setting_names(shape=Policy, prefix: str = "") -> list[str]:
 
 
 def _nested_type(f):
-    return Rate if f.type in (Rate, "Rate") else None
+    return {"Rate": Rate, "Count": Count}.get(f.type if isinstance(f.type, str) else f.type.__name__)
 
 
 def _build(current, prefix: str, values: Mapping[str, object]):
@@ -136,10 +148,13 @@ def _boolean(name: str, raw: object) -> bool:
 
 
 def _check(policy: Policy) -> None:
-    for name in ("soft_bounce_limit", "soft_bounce_days", "soft_bounce_suppress_days", "trap_hits_critical",
-                 "trap_hits_days"):
+    for name in ("soft_bounce_limit", "soft_bounce_days", "soft_bounce_suppress_days", "optout_grace_hours"):
         if getattr(policy, name) < 1:
             raise SettingsError(f"{name.upper()} must be at least 1")
+    for rule_name in ("trap_hits", "optout_ignored", "seed_findings"):
+        rule, name = getattr(policy, rule_name), rule_name.upper()
+        if rule.days < 1 or rule.threshold < 1:
+            raise SettingsError(f"{name}_DAYS and {name}_THRESHOLD must be at least 1")
     for rule_name in ("complaint_rate", "hard_bounce_rate", "unsubscribe_rate"):
         rule, name = getattr(policy, rule_name), rule_name.upper()
         if rule.days < 1:

@@ -9,6 +9,7 @@ from flask_openapi3 import Info, OpenAPI
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
+from seedlist import secrets
 from suppression import db as database
 from suppression import logs, tokens
 from suppression.web import errors, ratelimit, sessions
@@ -48,6 +49,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> OpenAPI:
 
     from suppression import admin, api, cli, pages
     tokens.init_app(app)
+    secrets.init_app(app)
     ratelimit.init_app(app)
     errors.install_fallback(app)
     api.register(app)

@@ -1,4 +1,4 @@
-"""Operator commands: `flask --app wsgi accounts|keys|staff|demo ...`."""
+"""Operator commands: `flask --app wsgi accounts|keys|staff|seeds|demo ...`."""
 from __future__ import annotations
 
 import secrets
@@ -8,12 +8,13 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
+from seedlist import seeds as seedlist
 from suppression import accounts as account_service
 from suppression import staff as staff_service
 from suppression import tokens
 from suppression.db import db
 from suppression.errors import DomainError
-from suppression.models import Account, ApiKey, Role, StaffRole
+from suppression.models import Account, ApiKey, Role, Seed, StaffRole
 
 CLI_ACTOR = "cli"
 accounts_cli = AppGroup("accounts", help="Dealer accounts.")
@@ -174,6 +175,42 @@ def new_unsubscribe_key():
     click.echo(tokens.new_key())
 
 
+seeds_cli = AppGroup("seeds", help="Seed addresses (seedlist monitoring).")
+
+
+@seeds_cli.command("add")
+@click.argument("address")
+@click.option("--kind", type=click.Choice(["monitor", "trap", "optout"]), required=True)
+@click.option("--provider", default="own", show_default=True, help="gmail, outlook, yahoo, own, ...")
+@click.option("--mailbox", is_flag=True, help="Prompt for the mailbox's IMAP URL (kept sealed; never shown).")
+def add_seed(address: str, kind: str, provider: str, mailbox: bool):
+    """Add a seed; prints its id alone on the last line."""
+    url = click.prompt("IMAP URL (imaps://user:password@host)", hide_input=True) if mailbox else None
+    try:
+        seed = seedlist.create(seedlist.NewSeed(address, kind, provider, url), CLI_ACTOR)
+    except DomainError as exc:
+        _fail(exc)
+    db.session.commit()
+    click.echo(f"created {kind} seed ({provider})")
+    click.echo(seed.id)
+
+
+@seeds_cli.command("list")
+def list_seeds():
+    """One line per seed: id, status, kind, provider, address, mailbox host."""
+    for seed in db.session.scalars(seedlist.query().order_by(Seed.id)):
+        click.echo(f"{seed.id}\t{seed.status.value}\t{seed.kind.value}\t{seed.provider}\t{seed.address}\t"
+                   f"{seed.mailbox_host or '-'}")
+
+
+@seeds_cli.command("rotate-keys")
+def rotate_seed_keys():
+    """Seal every stored mailbox again with the first of SEED_KEYS (then an old key may go)."""
+    count = seedlist.rotate_keys()
+    db.session.commit()
+    click.echo(f"resealed {count} mailboxes")
+
+
 def register(app: Flask) -> None:
     """Attach the command groups to the app's CLI."""
     app.cli.add_command(accounts_cli)
@@ -181,6 +218,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(staff_cli)
     app.cli.add_command(demo)
     app.cli.add_command(unsubscribe_cli)
+    app.cli.add_command(seeds_cli)
     from workers import cli as workers_cli
     from workers import inbound_cli, worker
     inbound_cli.register(app)

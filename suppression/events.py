@@ -6,7 +6,7 @@ from contextlib import nullcontext
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.orm import defer
 
 from suppression.db import db, dialect, on_own_connection, pyformat, utcnow
@@ -127,6 +127,16 @@ def evidence(account_id: int, outcome: Outcome, limit: int = 100) -> list[Event]
                                    .order_by(Event.id.desc()).limit(limit)))
 
 
+def raw_heads(event_ids: list[int], size: int) -> dict[int, tuple[bytes, int]]:
+    """For each event: the first `size` bytes of its raw message and its whole length (a list of
+    evidence shows the start of each, not megabytes of each)."""
+    if not event_ids:
+        return {}
+    rows = db.session.execute(select(Event.id, func.substr(Event.raw, 1, size), func.length(Event.raw))
+                              .where(Event.id.in_(event_ids)))
+    return {event_id: (bytes(head or b""), length or 0) for event_id, head, length in rows}
+
+
 def by_ids(event_ids: list[int]) -> list[Event]:
     """The events, in the order given, without their raw bytes (a list of evidence, not a viewer)."""
     found = {event.id: event for event in db.session.scalars(
@@ -146,6 +156,13 @@ def count_attempt(event_id: int) -> None:
     that a crash leaves a trace). Not counted (nor waited for) while another transaction holds it."""
     db.session.flush()  # an event this transaction has just finished is not pending any more
     db.session.execute(_count_attempt(), {"event_id": event_id})
+
+
+def count_attempts(event_ids: list[int]) -> None:
+    """`count_attempt` for a batch of events, in one statement (the seeds queue's batches)."""
+    if event_ids:
+        db.session.execute(update(Event).where(Event.id.in_(event_ids), Event.status == EventStatus.pending)
+                           .values(attempts=Event.attempts + 1).execution_options(synchronize_session=False))
 
 
 @lru_cache(maxsize=1)
@@ -173,6 +190,15 @@ def claim(event_id: int) -> Event | None:
     if event is None:
         get(event_id)
     return event
+
+
+def claim_pending(event_ids: list[int]) -> list[Event]:
+    """The pending events among `event_ids`, in id order, locked until the caller's transaction
+    ends; those another transaction holds are left out (PostgreSQL)."""
+    if not event_ids:
+        return []
+    return list(db.session.scalars(select(Event).where(Event.id.in_(event_ids), Event.status == EventStatus.pending)
+                                   .order_by(Event.id).with_for_update(skip_locked=True)))
 
 
 def failed(limit: int = 100) -> list[Event]:

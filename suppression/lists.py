@@ -17,13 +17,18 @@ from suppression import audit, lookup
 from suppression.addresses import normalize
 from suppression.db import db, dialect, utcnow
 from suppression.errors import Forbidden, Invalid, NotFound
-from suppression.models import Reason, Suppression
+from suppression.models import Reason, SeedKind, Suppression
 from suppression.models.suppressions import scope_level
 
 LIST_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 SENDER_REASONS = frozenset({Reason.manual, Reason.unsubscribed})
 # Entries a sender made itself; what recipients, bounces, complaints and traps made stays.
 SENDER_SOURCES = frozenset({"api", "import"})
+# Seeds are the service's own addresses: what bounces, complaints and provider opt-outs report
+# never suppresses an active one (a silenced monitor seed gets no more mail to watch), and a
+# recipient's link may silence only an opt-out seed, which is what it is for.
+ALL_SEEDS = tuple(kind.value for kind in SeedKind)
+LINKED_SEEDS = (SeedKind.monitor.value, SeedKind.trap.value)
 
 
 @dataclass(frozen=True)
@@ -99,10 +104,11 @@ def _decide(chunk: lookup.Chunk, best: dict[str, tuple[int, str, str]]) -> list[
 
 def add(scope: Scope, addresses: Iterable[str], reason: Reason, source: str, actor: str, *,
         expires_at: datetime | None = None, event_id: int | None = None,
-        audited: tuple | None = None) -> AddResult:
+        audited: tuple | None = None, protect: tuple[str, ...] = ()) -> AddResult:
     """Suppress normalized `addresses` in `scope`; an expiring entry is replaced by a longer one.
     `audited` (PostgreSQL; see `suppress`): (actor, action, account id, details) of an audit entry
-    to write, in the same statement, for each address added."""
+    to write, in the same statement, for each address added. Active seeds of the kinds in
+    `protect` are left out, and reported as neither added nor present."""
     unique = list(dict.fromkeys(addresses))
     if not unique:
         return AddResult()
@@ -111,17 +117,26 @@ def add(scope: Scope, addresses: Iterable[str], reason: Reason, source: str, act
               "created_at": utcnow(), "expires_at": expires_at}
     if audited:
         values |= audit.params(values["created_at"], *audited)
-    statement = _upsert_sql(audited=bool(audited))
+    statement = _upsert_sql(audited=bool(audited), protect=protect)
     added = set(db.session.scalars(statement, {"addresses": _address_param(unique), **values}))
-    return AddResult(added=[a for a in unique if a in added],
-                     already_present=[a for a in unique if a not in added])
+    present = [a for a in unique if a not in added]
+    if protect and present:
+        present = [a for a in present if a not in _seeds(present, protect)]
+    return AddResult(added=[a for a in unique if a in added], already_present=present)
+
+
+def _seeds(addresses: list[str], kinds: tuple[str, ...]) -> set[str]:
+    from suppression.models import Seed, SeedStatus
+    return set(db.session.scalars(select(Seed.address).where(Seed.address.in_(addresses), Seed.kind.in_(kinds),
+                                                              Seed.status == SeedStatus.active)))
 
 
 def suppress(scope: Scope, addresses: Iterable[str], reason: Reason, source: str, actor: str, *,
              expires_at: datetime | None = None, event_id: int | None = None,
-             dealer_id: int | None = None) -> AddResult:
+             dealer_id: int | None = None, protect: tuple[str, ...] = ALL_SEEDS) -> AddResult:
     """`add`, with an audit entry for each address it added; `dealer_id` names the account the
     entry is filed under when the scope has none (a global suppression one dealer's mail caused).
+    Active seeds of the kinds in `protect` (all, unless a person asks) are left out.
     On PostgreSQL the entries are written by the upsert's own statement: the worker makes one
     for most events it reads, and a second round trip would cost a tenth of its time."""
     details = {"scope": scope.level, "list": scope.list_name, "reason": reason.value, "source": source}
@@ -132,8 +147,9 @@ def suppress(scope: Scope, addresses: Iterable[str], reason: Reason, source: str
     entries = (actor, "suppression.add", scope.account_id or dealer_id, details)
     if dialect() == "postgresql":
         return add(scope, addresses, reason, source, actor, expires_at=expires_at, event_id=event_id,
-                   audited=entries)
-    result = add(scope, addresses, reason, source, actor, expires_at=expires_at, event_id=event_id)
+                   audited=entries, protect=protect)
+    result = add(scope, addresses, reason, source, actor, expires_at=expires_at, event_id=event_id,
+                 protect=protect)
     for address in result.added:
         audit.record(actor, "suppression.add", address, account_id=entries[2], details=details)
     return result
@@ -148,7 +164,7 @@ INSERT INTO suppressions (address, scope_key, account_id, list_name, reason, sou
                           created_by, created_at, expires_at)
 SELECT address, :scope_key, :account_id, :list_name, :reason, :source, :event_id,
        :created_by, :created_at, :expires_at
-FROM {addresses} WHERE true
+FROM {addresses} WHERE {guard}
 ORDER BY address
 ON CONFLICT (address, scope_key) DO UPDATE SET
     account_id = excluded.account_id, list_name = excluded.list_name, reason = excluded.reason,
@@ -160,10 +176,20 @@ RETURNING address
 """
 
 
-def upsert_sql(rows: str) -> str:
+def upsert_sql(rows: str, protect: tuple[str, ...] = ()) -> str:
     """The upsert of `add` for the addresses of the SQL row source `rows` (a column `address`),
-    with its parameters (:scope_key, :reason, ... :expires_at), returning the addresses added."""
-    return _UPSERT.format(addresses=rows)
+    with its parameters (:scope_key, :reason, ... :expires_at), returning the addresses added;
+    active seeds of the kinds in `protect` are left out."""
+    return _UPSERT.format(addresses=rows, guard=_seed_guard(protect))
+
+
+def _seed_guard(kinds: tuple[str, ...]) -> str:
+    # In the upsert itself, so it costs no round trip; kinds are SeedKind values, never input.
+    if not kinds:
+        return "true"
+    listed = ", ".join(f"'{SeedKind(kind).value}'" for kind in kinds)
+    return f"address NOT IN (SELECT address FROM seeds WHERE status = 'active' AND kind IN ({listed}))"
+
 
 
 def stamped(sql: str, *names: str):
@@ -176,18 +202,18 @@ _AUDITED = "WITH added AS ({upsert}), audited AS ({audit}) SELECT address FROM a
 
 
 @cache
-def _upsert_statement(dialect_name: str, audited: bool):
+def _upsert_statement(dialect_name: str, audited: bool, protect: tuple[str, ...]):
     # One statement object per shape, so SQLAlchemy compiles it once per process.
     if dialect_name != "postgresql":
-        return stamped(upsert_sql("(SELECT value AS address FROM json_each(:addresses))"))
-    upsert = upsert_sql("unnest(CAST(:addresses AS text[])) AS a(address)")
+        return stamped(upsert_sql("(SELECT value AS address FROM json_each(:addresses))", protect))
+    upsert = upsert_sql("unnest(CAST(:addresses AS text[])) AS a(address)", protect)
     if not audited:
         return stamped(upsert)
     return stamped(_AUDITED.format(upsert=upsert, audit=audit.insert_sql("added")), "audit_at")
 
 
-def _upsert_sql(audited: bool = False):
-    return _upsert_statement(dialect(), audited)
+def _upsert_sql(audited: bool = False, protect: tuple[str, ...] = ()):
+    return _upsert_statement(dialect(), audited, protect)
 
 
 def _address_param(addresses: list[str]):

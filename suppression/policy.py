@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from config.policy import ADDRESS_REASONS, NOT_COMPLAINTS, Policy, Rate
+from config.policy import ADDRESS_REASONS, NOT_COMPLAINTS, Count, Policy, Rate
 from suppression.models.events import Outcome
 
 NOT_FAILED = frozenset({"delivered", "relayed", "expanded"})  # DSN actions that are not failures
@@ -98,6 +98,7 @@ class Counts:
     unsubscribes: int = 0
     trap_hits: int = 0
     seed_findings: int = 0
+    optout_violations: int = 0
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,11 @@ class Rule:
 RATE_RULES = (Rule("complaint_rate", "complaints", Outcome.complaint),
               Rule("hard_bounce_rate", "hard_bounces", Outcome.hard_bounce),
               Rule("unsubscribe_rate", "unsubscribes", Outcome.unsubscribe))
-TRAP_RULE = Rule("trap_hits", "trap_hits", None)
-RULES = {rule.name: rule for rule in (*RATE_RULES, TRAP_RULE)}
+TRAP_RULE = Rule("trap_hits", "trap_hits", Outcome.trap_hit)
+# Count rules: any count at or above the threshold within the window, whatever the volume.
+OPTOUT_RULE = Rule("optout_ignored", "optout_violations", Outcome.optout_ignored)
+SEED_FINDINGS_RULE = Rule("seed_findings", "seed_findings", Outcome.seed_finding)
+RULES = {rule.name: rule for rule in (*RATE_RULES, TRAP_RULE, OPTOUT_RULE, SEED_FINDINGS_RULE)}
 
 
 @dataclass(frozen=True)
@@ -136,7 +140,11 @@ def judge(sums: Mapping[int, Counts], policy: Policy) -> list[Reading]:
     Counts, for each of policy.windows())."""
     readings = [_rate_reading(rule, getattr(policy, rule.name), sums[getattr(policy, rule.name).days])
                 for rule in RATE_RULES]
-    return readings + [_trap_reading(sums[policy.trap_hits_days], policy)]
+    counted = [_count_reading(rule, limits, sums[limits.days], level)
+               for rule, limits, level in ((TRAP_RULE, policy.trap_hits, Level.critical),
+                                           (OPTOUT_RULE, policy.optout_ignored, Level.critical),
+                                           (SEED_FINDINGS_RULE, policy.seed_findings, Level.warning))]
+    return readings + counted
 
 
 def _rate_reading(rule: Rule, limits: Rate, counts: Counts) -> Reading:
@@ -147,8 +155,9 @@ def _rate_reading(rule: Rule, limits: Rate, counts: Counts) -> Reading:
     return Reading(rule.name, value, level, threshold, limits.days, counts.sends, events)
 
 
-def _trap_reading(counts: Counts, policy: Policy) -> Reading:
-    # Mail to a spam trap means a bought or scraped list, whatever the volume.
-    level = Level.critical if counts.trap_hits >= policy.trap_hits_critical else None
-    return Reading(TRAP_RULE.name, float(counts.trap_hits), level, float(policy.trap_hits_critical),
-                   policy.trap_hits_days, counts.sends, counts.trap_hits)
+def _count_reading(rule: Rule, limits: Count, counts: Counts, level: Level) -> Reading:
+    # Mail to a spam trap means a bought or scraped list, and to an opted-out seed ignored opt-outs,
+    # whatever the volume.
+    events = getattr(counts, rule.counter)
+    return Reading(rule.name, float(events), level if events >= limits.threshold else None, float(limits.threshold),
+                   limits.days, counts.sends, events)

@@ -37,16 +37,7 @@ class Sealer:
     """Seals and opens tokens with a list of keys, newest first."""
 
     def __init__(self, keys: list[str]):
-        if not keys:
-            raise ValueError("UNSUBSCRIBE_KEYS holds no key")
-        fernets = []
-        for number, key in enumerate(keys, 1):
-            try:
-                fernets.append(Fernet(key))
-            except ValueError:
-                raise ValueError(f"UNSUBSCRIBE_KEYS: key {number} is not a Fernet key "
-                                 "(make one with `flask --app wsgi unsubscribe new-key`)") from None
-        self._fernet = MultiFernet(fernets)
+        self._fernet = multi_fernet(keys, "UNSUBSCRIBE_KEYS")
 
     def seal(self, account_id: int, address: str, list_name: str | None = None) -> str:
         """A URL-safe token for a normalized address of `account_id` (and `list_name`)."""
@@ -71,6 +62,20 @@ class Sealer:
         return Claims(int(account), address, list_name or None, datetime.fromtimestamp(issued, UTC))
 
 
+def multi_fernet(keys: list[str], setting: str) -> MultiFernet:
+    """The keys of `setting`, newest first, as one MultiFernet; ValueError names a bad one."""
+    if not keys:
+        raise ValueError(f"{setting} holds no key")
+    fernets = []
+    for number, key in enumerate(keys, 1):
+        try:
+            fernets.append(Fernet(key))
+        except ValueError:
+            raise ValueError(f"{setting}: key {number} is not a Fernet key "
+                             "(make one with `flask --app wsgi unsubscribe new-key`)") from None
+    return MultiFernet(fernets)
+
+
 def init_app(app: Flask) -> None:
     """Build the app's sealer from UNSUBSCRIBE_KEYS; a bad key stops start-up with its number."""
     app.extensions["unsubscribe_sealer"] = Sealer(keys_from(str(app.config["UNSUBSCRIBE_KEYS"]), app.instance_path))
@@ -91,12 +96,12 @@ def new_key() -> str:
     return Fernet.generate_key().decode("ascii")
 
 
-def keys_from(setting: str, instance_path: str) -> list[str]:
-    """The configured keys; with none configured, one kept under instance/ (made on first use)."""
+def keys_from(setting: str, instance_path: str, file_name: str = "unsubscribe.keys") -> list[str]:
+    """The configured keys; with none configured, one kept in instance/`file_name` (made on first use)."""
     keys = [k.strip() for k in setting.split(",") if k.strip()]
     if keys:
         return keys
-    path = os.path.join(instance_path, "unsubscribe.keys")
+    path = os.path.join(instance_path, file_name)
     if not os.path.exists(path):
         config.keep_once(path, new_key() + "\n")
     with open(path) as stored:

@@ -97,7 +97,8 @@ _ONE_STATEMENT = (
     "WITH added AS ({upsert}), counted AS ({count}), audited AS ({audit})"
     " SELECT (SELECT name FROM accounts WHERE id = :dealer_id), EXISTS (SELECT 1 FROM added)"
 ).format(
-    upsert=lists.upsert_sql("(SELECT CAST(:address AS text) AS address FROM accounts WHERE id = :dealer_id) AS a"),
+    upsert=lists.upsert_sql("(SELECT CAST(:address AS text) AS address FROM accounts WHERE id = :dealer_id) AS a",
+                            lists.LINKED_SEEDS),
     count=counters.bump_sql("unsubscribes", "SELECT :dealer_id, CAST(:day AS date), 1 FROM added"),
     audit=audit.insert_sql("added"))
 
@@ -122,7 +123,7 @@ def _in_steps(scope: lists.Scope, reason: Reason, params: dict) -> tuple[str | N
     if dealer is None:
         return None, False
     added = lists.add(scope, [params["address"]], reason, params["source"], params["created_by"],
-                      event_id=params["event_id"]).added
+                      event_id=params["event_id"], protect=lists.LINKED_SEEDS).added
     if added:
         counters.bump(params["dealer_id"], "unsubscribes")
         audit.record(params["actor"], "suppression.unsubscribe", params["address"], account_id=params["dealer_id"],

@@ -17,12 +17,14 @@ from flask_migrate import upgrade
 from sqlalchemy import text
 from werkzeug.serving import make_server
 
+from seedlist import seeds as seedlist
 from suppression import accounts, create_app, tokens
 from suppression import staff as staff_users
 from suppression.db import db
 from suppression.models import Role, StaffRole
 from suppression.web.ratelimit import limiter_of
 from tests import browser
+from workers import seeds as seed_audit
 
 BACKENDS = [b.strip() for b in os.environ.get("TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -83,6 +85,8 @@ def app(migrated_app):
     """The app, with every table and rate-limit counter emptied after the test."""
     yield migrated_app
     limiter_of(migrated_app).reset()
+    seedlist.forget_routing()  # the seeds it routed by, and the accounts it audited for, are gone
+    seed_audit.forget_senders()
     with migrated_app.app_context():
         db.session.rollback()
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]

@@ -15,7 +15,7 @@ from redis.exceptions import RedisError
 from suppression import aup, events
 from suppression.db import db, utcnow
 from suppression.models import EventStatus
-from workers import alerting, batches, effects, reading
+from workers import alerting, batches, effects, reading, seed_jobs
 
 MAX_ATTEMPTS = 8  # then the event is parked as failed for a person to look at
 SWEEP_BATCH = 1000  # stranded events read and queued at a time, until none is left
@@ -35,19 +35,21 @@ def process_ready() -> int:
             batches.retry_later(event_id)
         return 0
     counted: set[int] = set()  # accounts whose counters changed: judged once, after the batch
+    seeds_found: list[int] = []  # seed messages: handed to the seeds queue together, after the batch
     ahead = True  # this event's attempt is counted already (with the previous event's effects)
     for event_id, following in zip(event_ids, [*event_ids[1:], None], strict=True):
         try:
             if not ahead:
                 _count_attempt(event_id)
                 db.session.commit()
-            counted |= _process(event_id, following)[1]
+            counted |= _process(event_id, following, seeds_found)[1]
             ahead = True
         except Exception:  # not this batch's other events' problem: this one is retried alone
             db.session.rollback()
             log.exception("event %s: processing failed; retrying it on its own", event_id)
             batches.retry_later(event_id)
             ahead = False  # the next event's attempt went with this rollback
+    seed_jobs.hand_over(seeds_found)
     alerting.request_evaluation(sorted(counted))
     return len(event_ids)
 
@@ -91,10 +93,12 @@ def _count_attempt(event_id: int | None) -> None:
         events.count_attempt(event_id)
 
 
-def _process(event_id: int, following: int | None = None) -> tuple[str, set[int]]:
+def _process(event_id: int, following: int | None = None,
+             seeds_found: list[int] | None = None) -> tuple[str, set[int]]:
     """The event's status afterwards, and the account it counted against (if it counted). The
     attempt at `following`, the batch's next event, is counted in the same commit: one commit an
-    event, not two."""
+    event, not two. A seed message is left pending for the seeds queue: added to `seeds_found`
+    (handed over by the caller), or handed over now."""
     # Everything below is one transaction that a replay repeats, so its commit need not wait
     # for the disk: if the database crashes first, the event is still pending and is swept.
     events.relaxed_commit()
@@ -115,6 +119,14 @@ def _process(event_id: int, following: int | None = None) -> tuple[str, set[int]
         events.finish(event, EventStatus.failed, error=str(exc))
         _done(following)
         return EventStatus.failed.value, set()
+    if verdict.seed:
+        event.kind = "seed"  # routed: the seeds job audits it, and it stays pending until then
+        _done(following)
+        if seeds_found is None:
+            seed_jobs.hand_over([event_id])
+        else:
+            seeds_found.append(event_id)
+        return EventStatus.pending.value, set()
     applied = effects.apply(event.id, verdict)
     events.finish(event, applied.status, classification=verdict.classification.as_json(),
                   account_id=applied.account_id, outcome=applied.outcome)

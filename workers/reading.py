@@ -10,6 +10,7 @@ from email.utils import getaddresses
 
 from flask import current_app
 
+from seedlist import seeds
 from suppression import unsubscribe
 from suppression.models import Event
 from workers import providers
@@ -17,6 +18,7 @@ from workers.findings import OTHER, Classification
 
 # The bounce's own envelope-recipient headers: where a VERP return path shows up.
 _RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "To")
+_SEED = "mail to a seed: audited by the seeds job"
 
 
 class Unreadable(Exception):
@@ -32,6 +34,7 @@ class Reading:
     provider_unsubscribe: bool = False  # the provider reports the recipient opted out
     unsubscribe_list: str | None = None  # ... from this list of the account only (None: the whole account)
     subscription_url: str | None = None  # SNS wants this subscription confirmed
+    seed: bool = False  # mail to a seed: audited by the seeds job, not read here
 
 
 def read(event: Event) -> Reading:
@@ -41,9 +44,11 @@ def read(event: Event) -> Reading:
     if event.source != "mail":
         raise Unreadable(f"no reader for {event.source} events")
     if event.kind == "seed":
-        return Reading(Classification(OTHER, detail="seed mail: audited by the seed list, not here"))
+        return Reading(Classification(OTHER, detail=_SEED), seed=True)
     headers = _headers(event.raw)
     bounce_to = _recipients(headers)
+    if event.kind == "auto" and seeds.among(bounce_to) is not None:
+        return Reading(Classification(OTHER, detail=_SEED), bounce_to, seed=True)
     if event.kind == "unsubscribe" or _to_unsubscribe_mailbox(bounce_to):
         message = email.message_from_bytes(event.raw, policy=email.policy.default)
         return Reading(Classification(OTHER, detail="mail to the unsubscribe address"), bounce_to, message)
@@ -86,6 +91,11 @@ def _headers(raw: bytes):
         raise Unreadable("the message is empty")
     # The header block only: cheap, and enough to route the message.
     return BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
+
+
+def recipients(raw: bytes) -> tuple[str, ...]:
+    """The addresses a message was delivered to, from its headers (lower-case)."""
+    return _recipients(_headers(raw))
 
 
 def _recipients(headers) -> tuple[str, ...]:

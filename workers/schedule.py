@@ -37,4 +37,6 @@ SCHEDULE: tuple[Periodic, ...] = (
     # Every account with recent counts or an open alert, judged against the AUP rules (events ask
     # for their own account's evaluation as they come; this catches volume and one-click opt-outs).
     Periodic("aup-evaluate", "workers.jobs.evaluate_accounts", "*/5 * * * *", queue=queues.AUP),
+    # Seed messages audited while DNS did not answer: their DKIM and DMARC rules checked again.
+    Periodic("seed-dns-recheck", "workers.seed_jobs.recheck_seeds", "*/5 * * * *", queue=queues.SEEDS),
 )

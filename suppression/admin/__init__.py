@@ -7,6 +7,6 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     """The console's blueprint, with every page module's views on it."""
-    from suppression.admin import accounts, alerts, auth, evidence, search  # noqa: F401  (their views)
+    from suppression.admin import accounts, alerts, auth, evidence, search, seeds  # noqa: F401  (their views)
     from suppression.admin.blueprint import bp
     app.register_blueprint(bp)

@@ -8,11 +8,12 @@ from flask import current_app, render_template, url_for
 from markupsafe import Markup
 from sqlalchemy import func, select
 
+from seedlist import findings
 from suppression import accounts, alerts, audit, aup, counters, events, lists
 from suppression.admin import charts, forms
 from suppression.admin.blueprint import act, actor, admin_only, bp
 from suppression.db import db, utcnow
-from suppression.models import Account, AccountStatus
+from suppression.models import Account, AccountStatus, Finding
 from suppression.models.alerts import OPEN_STATUSES
 from suppression.policy import RATE_RULES
 
@@ -49,7 +50,8 @@ def account_page(account_id: int):
         "admin/account.html", account=account, charts=_charts(account.id), readings=aup.readings(account.id),
         open_alerts=[alert for alert, _ in open_alerts], evidence=events.recent(account.id),
         suppressions=lists.counts_by_reason(account.id), trail=audit.entries(account.id),
-        history=audit.entries(account.id, STATUS_ACTIONS, limit=20))
+        history=audit.entries(account.id, STATUS_ACTIONS, limit=20), compliance=findings.summary(account.id),
+        latest_findings=db.session.scalars(findings.query(account.id).order_by(Finding.id.desc()).limit(10)).all())
 
 
 def _charts(account_id: int) -> list[tuple[str, Markup]]:

@@ -17,11 +17,12 @@ def register(app: OpenAPI) -> None:
         links,
         metrics,
         ops,
+        seeds,
         sends,
         suppressions,
     )
     app.validation_error_callback = errors.validation_error
-    modules = (check, suppressions, links, sends, inbound, accounts, alerts, ops, metrics)
+    modules = (check, suppressions, links, sends, inbound, accounts, alerts, seeds, ops, metrics)
     blueprints = [module.bp for module in modules]
     for bp in blueprints:
         app.register_api(bp)

@@ -109,7 +109,8 @@ def add_suppressions(body: AddBody):
             by_reason.setdefault(entry.reason, []).append(normalized)
     added, present = [], []
     for reason, addresses in by_reason.items():
-        result = lists.suppress(scope, addresses, reason, "api", actor(), expires_at=body.expires_at)
+        # A person's own entry: a seed among them is added like any address (refusing it would reveal it).
+        result = lists.suppress(scope, addresses, reason, "api", actor(), expires_at=body.expires_at, protect=())
         added += result.added
         present += result.already_present
     db.session.commit()

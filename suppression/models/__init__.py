@@ -11,12 +11,23 @@ from suppression.models.audit import AuditEntry
 from suppression.models.bounces import SoftBounce
 from suppression.models.counters import DailyCount
 from suppression.models.events import Event, EventStatus, Outcome, Payload
+from suppression.models.seeds import (
+    Finding,
+    FindingSeverity,
+    Seed,
+    SeedAssignment,
+    SeedKind,
+    SeedMessage,
+    SeedOptOut,
+    SeedStatus,
+)
 from suppression.models.sends import SendReport
 from suppression.models.staff import StaffRole, StaffUser
 from suppression.models.suppressions import Reason, Suppression
 
 __all__ = [
     "Account", "AccountDomain", "AccountStatus", "Alert", "AlertStatus", "ApiKey", "AuditEntry", "DailyCount", "Event",
-    "EventStatus", "Outcome", "Payload", "Reason", "Role", "SendReport", "Severity", "SoftBounce", "StaffRole",
+    "EventStatus", "Finding", "FindingSeverity", "Outcome", "Payload", "Reason", "Role", "Seed", "SeedAssignment",
+    "SeedKind", "SeedMessage", "SeedOptOut", "SeedStatus", "SendReport", "Severity", "SoftBounce", "StaffRole",
     "StaffUser", "Suppression",
 ]

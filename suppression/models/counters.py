@@ -8,7 +8,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from suppression.db import db
 
-COUNTERS = ("sends", "hard_bounces", "soft_bounces", "complaints", "unsubscribes", "trap_hits", "seed_findings")
+COUNTERS = ("sends", "hard_bounces", "soft_bounces", "complaints", "unsubscribes", "trap_hits", "seed_findings",
+            "optout_violations")
 
 
 def _counter() -> Mapped[int]:
@@ -28,4 +29,5 @@ class DailyCount(db.Model):
     complaints: Mapped[int] = _counter()
     unsubscribes: Mapped[int] = _counter()
     trap_hits: Mapped[int] = _counter()
-    seed_findings: Mapped[int] = _counter()
+    seed_findings: Mapped[int] = _counter()  # seed messages that broke a content rule
+    optout_violations: Mapped[int] = _counter()  # mail to an opted-out seed after the grace period

@@ -30,6 +30,9 @@ class Outcome(str, enum.Enum):
     hard_bounce = "hard_bounce"
     unsubscribe = "unsubscribe"
     soft_bounce = "soft_bounce"
+    trap_hit = "trap_hit"  # mail to a trap seed
+    optout_ignored = "optout_ignored"  # mail to an opted-out seed after the grace period
+    seed_finding = "seed_finding"  # a seed message that broke a content rule
 
 
 class Payload(db.Model):

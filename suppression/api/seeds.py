@@ -1,0 +1,150 @@
+"""Seeds (staff), a campaign's seed assignments (senders), and what the seed audit found (staff)."""
+from __future__ import annotations
+
+from typing import Literal
+
+from flask import Response, current_app
+from pydantic import BaseModel, Field
+
+from seedlist import assignments, findings
+from seedlist import seeds as seedlist
+from seedlist.audit import RULES
+from suppression import accounts, events
+from suppression.api.auth import actor, caller, requires
+from suppression.api.blueprint import api_blueprint
+from suppression.api.schemas import MAX_PAGE_SIZE
+from suppression.db import commit, db
+from suppression.errors import AccountSuspended, NotFound
+from suppression.models import Finding, Role
+
+bp = api_blueprint("seeds", __name__, "seeds")
+
+RAW_SHOWN = 64 * 1024  # bytes of a finding's message shown inline; the whole at .../raw
+FINDING_RULES = ", ".join([r.id for r in RULES] + list(findings.CRITICAL_RULES)
+                          + [findings.MALFORMED, findings.DNS_UNAVAILABLE, findings.OPTOUT_FAILED])
+
+
+class SeedBody(BaseModel):
+    address: str = Field(max_length=320)
+    kind: Literal["monitor", "trap", "optout"]
+    provider: str = Field("own", max_length=32, description="The mailbox provider: gmail, outlook, yahoo, own, ...")
+    mailbox: str | None = Field(None, max_length=2000, description=(
+        "How to read the seed's mailbox: imaps://user:password@host[:port]. Kept sealed; never shown again."))
+
+
+class SeedQuery(BaseModel):
+    kind: Literal["monitor", "trap", "optout"] | None = None
+    status: Literal["active", "retired"] | None = None
+    provider: str | None = Field(None, max_length=32)
+    limit: int = Field(100, ge=1, le=MAX_PAGE_SIZE)
+    before: int | None = Field(None, description="The `next` cursor of the previous page.")
+
+
+class SeedPath(BaseModel):
+    seed_id: int
+
+
+class RetireBody(BaseModel):
+    reason: str | None = Field(None, max_length=2000)
+
+
+class AssignmentQuery(BaseModel):
+    campaign: str = Field(max_length=200, description="The campaign id the messages carry in CAMPAIGN_HEADER.")
+
+
+class FindingQuery(BaseModel):
+    account_id: int | None = None
+    seed_id: int | None = None
+    rule: str | None = Field(None, max_length=40, description=FINDING_RULES)
+    severity: Literal["info", "warning", "critical"] | None = None
+    limit: int = Field(50, ge=1, le=200)
+    before: int | None = Field(None, description="The `next` cursor of the previous page.")
+
+
+class FindingPath(BaseModel):
+    finding_id: int
+
+
+class AccountPath(BaseModel):
+    account_id: int
+
+
+class ComplianceQuery(BaseModel):
+    days: int = Field(30, ge=1, le=365)
+
+
+@bp.post("/seeds")
+@requires(Role.staff)
+def create_seed(body: SeedBody):
+    """Add a seed; its mailbox (IMAP URL) is sealed at rest and never returned."""
+    seed = seedlist.create(seedlist.NewSeed(body.address, body.kind, body.provider, body.mailbox), actor())
+    db.session.commit()
+    return seedlist.view(seed), 201
+
+
+@bp.get("/seeds")
+@requires(Role.staff)
+def list_seeds(query: SeedQuery):
+    """Seeds, newest first; filter by kind, status or provider."""
+    rows, cursor = seedlist.page(seedlist.query(query.kind, query.status, query.provider), query.limit, query.before)
+    return {"items": [seedlist.view(s) for s in rows], "next": cursor}
+
+
+@bp.post("/seeds/<int:seed_id>/retire")
+@requires(Role.staff)
+def retire_seed(path: SeedPath, body: RetireBody):
+    """Stop using a seed: never handed out again; its findings stay."""
+    seed = seedlist.retire(path.seed_id, actor(), body.reason)
+    db.session.commit()
+    return seedlist.view(seed)
+
+
+@bp.get("/seeds/assignments")
+@requires(Role.sender)
+def seed_assignments(query: AssignmentQuery):
+    """The seed addresses to add to this campaign (the same every time it is asked); each message
+    must carry the campaign id in the campaign header."""
+    who = caller()
+    if who.account_suspended:
+        raise AccountSuspended("this account is suspended and may not send; contact trust and safety")
+    campaign = assignments.checked_campaign(query.campaign)
+    chosen = assignments.for_campaign(who.account_id, campaign)
+    commit()
+    return {"campaign": campaign, "header": current_app.config["CAMPAIGN_HEADER"],
+            "addresses": [seed.address for seed in chosen]}
+
+
+@bp.get("/findings")
+@requires(Role.staff)
+def list_findings(query: FindingQuery):
+    """What the seed audit found, newest first, each with its message (the first 64 KiB inline)."""
+    stmt = findings.query(query.account_id, query.seed_id, query.rule, query.severity)
+    rows, cursor = findings.page(stmt, query.limit, query.before)
+    heads = events.raw_heads(sorted({f.event_id for f in rows}), RAW_SHOWN)
+    return {"items": [_with_message(f, *heads.get(f.event_id, (b"", 0))) for f in rows], "next": cursor}
+
+
+@bp.get("/findings/<int:finding_id>/raw")
+@requires(Role.staff)
+def finding_message(path: FindingPath):
+    """The whole message a finding is about, as it arrived (message/rfc822)."""
+    finding = db.session.get(Finding, path.finding_id)
+    if finding is None:
+        raise NotFound(f"no finding {path.finding_id}")
+    raw = events.get(finding.event_id).raw or b""
+    return Response(raw, mimetype="message/rfc822",
+                    headers={"Content-Disposition": f'attachment; filename="finding-{finding.id}.eml"'})
+
+
+@bp.get("/accounts/<int:account_id>/compliance")
+@requires(Role.staff)
+def compliance(path: AccountPath, query: ComplianceQuery):
+    """The share of the account's seed messages passing each audit rule over the last `days` days."""
+    accounts.get(path.account_id)
+    return findings.summary(path.account_id, query.days)
+
+
+def _with_message(finding: Finding, head: bytes, length: int) -> dict:
+    return findings.view(finding) | {
+        "message": head.decode("utf-8", errors="replace"), "message_bytes": length,
+        "message_truncated": length > len(head), "message_href": f"/v1/findings/{finding.id}/raw"}
