@@ -134,6 +134,17 @@ def _dmarc(c: Context) -> Check:
     return _check("dmarc_policy", True, f"DMARC p={record.policy} at _dmarc.{record.domain}")
 
 
+def _spf(c: Context) -> Check:
+    # SPF is about the envelope sender (the Return-Path the receiving side wrote), else From.
+    domain = (c.facts.return_path or c.facts.from_address).rsplit("@", 1)[-1]
+    try:
+        record = authentication.spf(domain, c.resolver)
+    except DnsUnavailable:
+        return Check("spf_record", UNKNOWN, f"the SPF record of {domain} could not be looked up")
+    return _check("spf_record", record is not None, f"{domain} publishes SPF: {record[:120]}" if record
+                  else f"{domain} publishes no SPF record")
+
+
 def _receiver(c: Context) -> Check | None:
     verdicts = authentication.authentication_results([v for n, v in c.facts.headers
                                                       if n.lower() == "authentication-results"],
@@ -191,6 +202,7 @@ RULES: tuple[Rule, ...] = (
     Rule("dkim_covers_unsubscribe", "a verifying DKIM signature covers both unsubscribe headers", _dkim_covers),
     Rule("dkim_aligned", "a verifying DKIM signature's d= is aligned with the From domain", _dkim_aligned),
     Rule("dmarc_policy", "the From domain publishes a DMARC policy", _dmarc),
+    Rule("spf_record", "the envelope sender's domain (Return-Path, else From) publishes an SPF record", _spf),
     Rule("receiver_auth", "the receiving side's Authentication-Results pass SPF, DKIM and DMARC", _receiver),
     Rule("from_domain", "the From domain is one of the account's sending domains", _from_domain),
     Rule("postal_address", "the account's postal address is in the body (CAN-SPAM)", _postal_address),

@@ -33,6 +33,7 @@ def publish(dns, key: Key, domain: str = DOMAIN) -> None:
     """The DNS a compliant sender publishes: its DKIM key and a DMARC policy."""
     dns.records[f"{SELECTOR}._domainkey.{domain}"] = [key.record]
     dns.records[f"_dmarc.{domain}"] = [f"v=DMARC1; p=quarantine; rua=mailto:dmarc@{domain}"]
+    dns.records[domain] = ["v=spf1 include:_spf.platform.example -all"]
 
 
 def message(to: str, *, campaign: str | None = "spring-sale", subject: str = "Spring offers on every model",

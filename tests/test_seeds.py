@@ -220,7 +220,7 @@ def test_a_compliant_message_to_a_monitor_seed_passes_every_rule(app, staff, alp
     assert summary["messages"] == 1
     assert {rule: r["pass_rate"] for rule, r in summary["rules"].items()} == {
         rule: 1.0 for rule in ("attributable", "list_unsubscribe", "list_unsubscribe_mailto", "one_click",
-                               "dkim_covers_unsubscribe", "dkim_aligned", "dmarc_policy", "from_domain",
+                               "dkim_covers_unsubscribe", "dkim_aligned", "dmarc_policy", "spf_record", "from_domain",
                                "postal_address", "deceptive_subject", "campaign_header")}
     assert counts(app, alpha.account_id).seed_findings == 0
 
@@ -249,7 +249,7 @@ def test_a_message_from_another_domain_and_an_unattributable_one_are_findings(ap
     mail = seedmail.message(MONITOR, sender="news@elsewhere.example", extra={"X-Account-ID": str(alpha.account_id)})
     event = deliver(ingest, seedmail.signed(mail, key, domain="elsewhere.example"))
     assert event["account_id"] == alpha.account_id
-    assert {"from_domain", "dmarc_policy"} <= set(found(app, event["id"]))
+    assert {"from_domain", "dmarc_policy", "spf_record"} <= set(found(app, event["id"]))
     stranger = seedmail.message(MONITOR, sender="news@nobody.example", message_id="<2@nobody.example>")
     orphan = deliver(ingest, stranger.as_bytes())
     assert orphan["account_id"] is None and "attributable" in found(app, orphan["id"])
@@ -308,19 +308,20 @@ def test_an_opt_out_seed_without_a_one_click_link_is_a_finding(app, staff, alpha
 
 def test_dns_that_does_not_answer_is_unknown_never_a_pass_and_is_checked_again(app, staff, alpha, ingest, dns, key):
     add_seed(staff, MONITOR, "monitor")
-    dns.silent |= {f"s1._domainkey.{seedmail.DOMAIN}", f"_dmarc.{seedmail.DOMAIN}"}
+    dns.silent |= {f"s1._domainkey.{seedmail.DOMAIN}", f"_dmarc.{seedmail.DOMAIN}", seedmail.DOMAIN}
     event = deliver(ingest, compliant(alpha, key))
     assert found(app, event["id"]) == {"dns_unavailable": "info"}
     with app.app_context():
         row = db.session.get(SeedMessage, event["id"])
-        assert {row.results[r] for r in ("dkim_covers_unsubscribe", "dkim_aligned", "dmarc_policy")} == {"unknown"}
+        assert {row.results[r] for r in ("dkim_covers_unsubscribe", "dkim_aligned", "dmarc_policy",
+                                         "spf_record")} == {"unknown"}
         assert row.dns_pending
     dns.silent.clear()
     with app.app_context():
         from workers import seed_jobs as jobs
         assert jobs.recheck_seeds() == 1
         row = db.session.get(SeedMessage, event["id"])
-        assert not row.dns_pending and row.results["dkim_aligned"] == "pass" and row.results["dmarc_policy"] == "pass"
+        assert not row.dns_pending and {row.results[r] for r in ("dkim_aligned", "dmarc_policy", "spf_record")} == {"pass"}
 
 
 def test_dns_that_never_answers_gives_up_after_its_retries_and_stays_unknown(app, staff, alpha, ingest, dns, key):

@@ -33,7 +33,7 @@ from suppression.models import (
 from workers import attribution
 from workers.findings import Original
 
-DNS_RULES = ("dkim_covers_unsubscribe", "dkim_aligned", "dmarc_policy")
+DNS_RULES = ("dkim_covers_unsubscribe", "dkim_aligned", "dmarc_policy", "spf_record")
 log = logging.getLogger(__name__)
 
 
