@@ -29,7 +29,7 @@ def checked_campaign(campaign: str | None) -> str:
     value = campaign or ""
     if not CAMPAIGN.fullmatch(value):
         raise Invalid("campaign: 1 to 200 printable ASCII characters (it goes in a mail header)",
-                      code="invalid_campaign")
+                      code="invalid_campaign", field="campaign")
     return value
 
 

@@ -37,17 +37,17 @@ def checked(url: str) -> str:
     """`url` if it says how to read a mailbox (imaps://user:password@host[:port][/folder]); Invalid
     otherwise, with a message that never repeats the URL (it holds a password)."""
     if len(url) > MAX_URL:
-        raise Invalid(f"mailbox: at most {MAX_URL} characters", code="invalid_mailbox")
+        raise Invalid(f"mailbox: at most {MAX_URL} characters", code="invalid_mailbox", field="mailbox")
     try:
         parts = urlsplit(url.strip())
         port = parts.port
     except ValueError:
-        raise Invalid("mailbox: not a URL", code="invalid_mailbox") from None
+        raise Invalid("mailbox: not a URL", code="invalid_mailbox", field="mailbox") from None
     if parts.scheme not in SCHEMES or not parts.hostname or not parts.username:
         raise Invalid("mailbox: an imaps:// (or imap://) URL with a user name and host, "
-                      "as imaps://user:password@imap.example.com", code="invalid_mailbox")
+                      "as imaps://user:password@imap.example.com", code="invalid_mailbox", field="mailbox")
     if port is not None and not 0 < port < 65536:
-        raise Invalid("mailbox: bad port", code="invalid_mailbox")
+        raise Invalid("mailbox: bad port", code="invalid_mailbox", field="mailbox")
     return url.strip()
 
 

@@ -37,11 +37,11 @@ def create(new: NewSeed, actor: str) -> Seed:
     """A new active seed; Invalid for a bad value, Conflict when the address is a seed already."""
     address = normalize(new.address)
     if address is None:
-        raise Invalid("address: not a valid email address", code="invalid_address")
+        raise Invalid("address: not a valid email address", code="invalid_address", field="address")
     kind = _kind(new.kind)
     provider = (new.provider or "own").strip().lower()
     if not PROVIDER.fullmatch(provider):
-        raise Invalid("provider: a short label such as gmail, outlook, yahoo or own", code="invalid_provider")
+        raise Invalid("provider: a short label such as gmail, outlook, yahoo or own", code="invalid_provider", field="provider")
     seed = Seed(address=address, kind=kind, provider=provider, created_by=actor, status=SeedStatus.active)
     if new.mailbox:
         url = secrets.checked(new.mailbox)
@@ -60,7 +60,7 @@ def _kind(value: str) -> SeedKind:
     try:
         return SeedKind(value)
     except ValueError:
-        raise Invalid("kind: one of monitor, trap, optout", code="invalid_kind") from None
+        raise Invalid("kind: one of monitor, trap, optout", code="invalid_kind", field="kind") from None
 
 
 def get(seed_id: int) -> Seed:

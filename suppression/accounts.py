@@ -35,7 +35,7 @@ def create(name: str, domains: list[str], actor: str, postal_address: str | None
     """A new active account with its sending domains."""
     name = (name or "").strip()
     if not 0 < len(name) <= 200:
-        raise Invalid("an account needs a name of at most 200 characters")
+        raise Invalid("an account needs a name of at most 200 characters", code="invalid_name", field="name")
     account = Account(name=name, postal_address=postal_address)
     for domain in sorted({_domain(d) for d in domains}):
         if db.session.get(AccountDomain, domain) is not None:
@@ -168,14 +168,14 @@ def _domain(value: str) -> str:
     try:
         domain = domain.encode("idna").decode("ascii").encode("ascii").decode("idna")
     except UnicodeError:
-        raise Invalid(f"not a domain name: {value!r}") from None
+        raise Invalid(f"not a domain name: {value!r}", code="invalid_domain", field="domains") from None
     if "." not in domain or len(domain) > 253 or any(c.isspace() or c in "@/" for c in domain):
-        raise Invalid(f"not a domain name: {value!r}")
+        raise Invalid(f"not a domain name: {value!r}", code="invalid_domain", field="domains")
     return domain
 
 
 def _reason(reason: str | None) -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise Invalid("a reason is required", code="reason_required")
+        raise Invalid("a reason is required", code="reason_required", field="reason")
     return reason

@@ -12,7 +12,7 @@ import config
 from seedlist import secrets
 from suppression import db as database
 from suppression import logs, tokens
-from suppression.web import errors, ratelimit, sessions
+from suppression.web import converters, errors, ratelimit, sessions
 from suppression.web.jsonio import OrjsonProvider
 from workers import providers
 
@@ -47,6 +47,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> OpenAPI:
         hops = int(settings["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
+    converters.init_app(app)  # before any route is added
     from suppression import admin, api, cli, pages
     tokens.init_app(app)
     secrets.init_app(app)

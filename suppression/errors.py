@@ -6,11 +6,12 @@ from __future__ import annotations
 class DomainError(Exception):
     code = "bad_request"
 
-    def __init__(self, message: str, *, code: str | None = None, details: object = None):
+    def __init__(self, message: str, *, code: str | None = None, details: object = None, field: str | None = None):
+        """`field`: the request's field at fault, named in the details when none are given."""
         super().__init__(message)
         self.message = message
         self.code = code or self.code
-        self.details = details
+        self.details = details if details is not None or field is None else [{"field": field, "problem": message}]
 
 
 class Invalid(DomainError):

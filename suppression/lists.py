@@ -44,9 +44,9 @@ class Scope:
         if list_name is not None:
             list_name = list_name.strip().lower()
             if account_id is None:
-                raise Invalid("lists belong to an account; global suppressions have no list")
+                raise Invalid("lists belong to an account; global suppressions have no list", code="invalid_list", field="list")
             if not LIST_NAME.fullmatch(list_name):
-                raise Invalid("a list name is 1-64 letters, digits, '.', '_' or '-'", code="invalid_list")
+                raise Invalid("a list name is 1-64 letters, digits, '.', '_' or '-'", code="invalid_list", field="list")
         return cls(account_id, list_name)
 
     @property
@@ -229,7 +229,7 @@ def remove(scope: Scope, address: str, actor: str, *, by_staff: bool, reason: st
         raise NotFound("no such suppression")
     if by_staff:
         if not (reason or "").strip():
-            raise Invalid("staff removals need a reason", code="reason_required")
+            raise Invalid("staff removals need a reason", code="reason_required", field="reason")
     elif not (row.reason in SENDER_REASONS and row.source in SENDER_SOURCES):
         raise Forbidden(f"a {row.reason.value} suppression from {row.source} can be removed only by "
                         "trust-and-safety staff", code="not_removable")

@@ -50,5 +50,8 @@ class AccessLogger(Logger):
             return
         millis = request_time.seconds * 1000 + request_time.microseconds // 1000
         path = _TOKEN_PATH.sub("[token]", redact(req.path))
+        # A request gunicorn refused itself (a bad header) has a status line but no status_code;
+        # failing here would lose its answer.
+        status = getattr(resp, "status_code", None) or str(getattr(resp, "status", "-")).split(" ", 1)[0]
         self.access_log.info('%s "%s %s" %s %s %sms', environ.get("REMOTE_ADDR", "-"), req.method, path,
-                             resp.status_code, getattr(resp, "sent", "-"), millis)
+                             status, getattr(resp, "sent", "-"), millis)

@@ -156,7 +156,7 @@ def test_sender_may_not_import_bounces_and_staff_global_entries_have_no_list(dea
     assert response.status_code == 403
     assert dealer.get("/v1/suppressions").json["items"] == []
     response = add(staff, {"address": "a@example.com", "reason": "spam_trap"}, list="offers")
-    assert response.status_code == 422 and response.json["error"]["code"] == "invalid"
+    assert response.status_code == 422 and response.json["error"]["code"] == "invalid_list"
 
 
 def test_an_import_that_dies_half_way_is_audited_with_what_went_in(app, dealer):

@@ -26,11 +26,11 @@ class Accepted:
 def accept_mail(raw: bytes, kind: str = "auto") -> Accepted:
     """Store one raw RFC 5322 message as an event, commit, and queue it."""
     if kind not in events.KINDS:
-        raise Invalid(f"kind is one of {', '.join(events.KINDS)}", code="invalid_kind")
+        raise Invalid(f"kind is one of {', '.join(events.KINDS)}", code="invalid_kind", field="kind")
     if len(raw) > current_app.config["MAX_INBOUND_BYTES"]:
         raise TooLarge("the message is larger than MAX_INBOUND_BYTES")
     if not raw.strip():
-        raise Invalid("send the raw message as the request body", code="empty_message")
+        raise Invalid("send the raw message as the request body", code="empty_message", field="body")
     [(event_id, new)] = events.store("mail", [(raw, events.mail_key(raw))], kind)
     commit()  # nothing, on PostgreSQL: events.store committed on its own connection
     status = batches.enqueue_event(event_id) if new else events.status_of(event_id)

@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import request
 
 from suppression.errors import Invalid
+from suppression.web.converters import MAX_ID
 
-MAX_ID = 2**63 - 1
 MAX_NOTE = 2000
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import date, timedelta
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import func, select
 
 from suppression import accounts, aup, counters
 from suppression.api.auth import actor, requires
 from suppression.api.blueprint import api_blueprint
-from suppression.api.schemas import MAX_PAGE_SIZE
+from suppression.api.schemas import MAX_PAGE_SIZE, Id, Strict
 from suppression.db import db, iso, keyset_page, utcnow
 from suppression.errors import Invalid
 from suppression.models import Account, AuditEntry, Role, Suppression
@@ -22,27 +22,27 @@ MAX_METRICS_DAYS = 366
 
 
 
-class AccountBody(BaseModel):
+class AccountBody(Strict):
     name: str = Field(min_length=1, max_length=200)
     domains: list[str] = Field(default_factory=list, max_length=100)
     postal_address: str | None = Field(None, max_length=1000)
 
 
-class AccountPath(BaseModel):
-    account_id: int
+class AccountPath(Strict):
+    account_id: Id
 
 
-class ReasonBody(BaseModel):
+class ReasonBody(Strict):
     reason: str = Field(min_length=1, max_length=2000, description="Kept in the audit log.")
 
 
-class PageQuery(BaseModel):
+class PageQuery(Strict):
     limit: int = Field(100, ge=1, le=MAX_PAGE_SIZE)
-    before: int | None = None
+    before: Id | None = None
 
 
 class AuditQuery(PageQuery):
-    account_id: int | None = None
+    account_id: Id | None = None
     action: str | None = None
 
 
@@ -98,7 +98,7 @@ def reinstate_account(path: AccountPath, body: ReasonBody):
     return account_json(account)
 
 
-class MetricsQuery(BaseModel):
+class MetricsQuery(Strict):
     first: date | None = Field(None, alias="from", description="First UTC day (default: 29 days before `to`).")
     last: date | None = Field(None, alias="to", description="Last UTC day (default: today).")
 

@@ -1,12 +1,12 @@
 """Staff: AUP alerts, and their lifecycle (open → acknowledged → resolved or dismissed)."""
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from suppression import alerts
 from suppression.api.auth import actor, requires
 from suppression.api.blueprint import api_blueprint
-from suppression.api.schemas import MAX_PAGE_SIZE
+from suppression.api.schemas import MAX_PAGE_SIZE, Id, Strict
 from suppression.db import db, iso
 from suppression.models import Alert, AlertStatus, Role, Severity
 from suppression.policy import RULES
@@ -14,20 +14,20 @@ from suppression.policy import RULES
 bp = api_blueprint("alerts", __name__, "staff")
 
 
-class AlertQuery(BaseModel):
+class AlertQuery(Strict):
     status: AlertStatus | None = None
     severity: Severity | None = None
     rule: str | None = Field(None, description=", ".join(RULES))
-    account_id: int | None = None
+    account_id: Id | None = None
     limit: int = Field(100, ge=1, le=MAX_PAGE_SIZE)
-    before: int | None = Field(None, description="The `next` cursor of the previous page.")
+    before: Id | None = Field(None, description="The `next` cursor of the previous page.")
 
 
-class AlertPath(BaseModel):
-    alert_id: int
+class AlertPath(Strict):
+    alert_id: Id
 
 
-class NoteBody(BaseModel):
+class NoteBody(Strict):
     note: str | None = Field(None, max_length=2000, description="Why; required to resolve or dismiss.")
 
 

@@ -2,13 +2,16 @@
 and shows every error as the JSON error object."""
 from __future__ import annotations
 
-from flask import request
+from functools import cache
+from typing import get_type_hints
+
+from flask import current_app, request
 from flask_openapi3 import APIBlueprint, Tag
 from werkzeug.exceptions import BadRequest
 
 from suppression.api import auth
 from suppression.api.schemas import ERRORS
-from suppression.errors import DomainError
+from suppression.errors import DomainError, Invalid
 from suppression.web import errors
 
 
@@ -18,6 +21,7 @@ def api_blueprint(name: str, import_name: str, tag: str, *, url_prefix: str = "/
     bp = APIBlueprint(name, import_name, url_prefix=url_prefix, abp_tags=[Tag(name=tag)],
                       abp_security=[{"bearer": []}] if bearer else None, abp_responses=ERRORS)
     bp.before_request(auth.before_view)
+    bp.before_request(reject_unknown_parameters)
     bp.before_request(reject_malformed_json)
     errors.install(bp, errors.json_error)
     return bp
@@ -30,3 +34,31 @@ def reject_malformed_json() -> None:
             request.get_json()
         except BadRequest:
             raise DomainError("the request body is not valid JSON", code="malformed_json") from None
+
+
+def takes_query(*names: str):
+    """Declare the query parameters a view reads by hand (without a query model)."""
+    def declare(view):
+        view.query_parameters = frozenset(names)
+        return view
+    return declare
+
+
+def reject_unknown_parameters() -> None:
+    """422 naming each query parameter the view does not take: a misspelt filter must not be
+    ignored (an export of the wrong list, a staff add to the global list)."""
+    unknown = sorted(set(request.args) - _parameters(request.endpoint))
+    if unknown:
+        raise Invalid(f"unknown query parameter{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}",
+                      code="unknown_parameter",
+                      details=[{"field": name, "problem": "not a parameter of this endpoint"} for name in unknown])
+
+
+@cache
+def _parameters(endpoint: str) -> frozenset[str]:
+    view = current_app.view_functions[endpoint]
+    model = get_type_hints(getattr(view, "__wrapped__", view)).get("query")
+    names = set(getattr(view, "query_parameters", ()))
+    if model is not None:
+        names |= {field.alias or name for name, field in model.model_fields.items()}
+    return frozenset(names)

@@ -4,13 +4,13 @@ from __future__ import annotations
 from itertools import islice
 
 from flask import Response, stream_with_context
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from suppression import lists
 from suppression.api import csvio, metrics
 from suppression.api.auth import caller, read_only, requires
 from suppression.api.blueprint import api_blueprint
-from suppression.api.schemas import MAX_CHECK_ADDRESSES
+from suppression.api.schemas import MAX_CHECK_ADDRESSES, Strict
 from suppression.errors import AccountSuspended
 from suppression.models import Role
 
@@ -20,13 +20,13 @@ bp = api_blueprint("check", __name__, "check")
 FILTER_CHUNK = 5_000
 
 
-class CheckBody(BaseModel):
+class CheckBody(Strict):
     addresses: list[str] = Field(max_length=MAX_CHECK_ADDRESSES,
                                  description="Up to 10,000 addresses, as you have them.")
     list_name: str | None = Field(None, alias="list", description="Also apply this list's opt-outs.")
 
 
-class Decision(BaseModel):
+class Decision(Strict):
     address: str
     normalized: str | None
     send: bool
@@ -35,11 +35,11 @@ class Decision(BaseModel):
     scope: str | None = Field(description="global, account or list: where the suppression lives")
 
 
-class CheckResult(BaseModel):
+class CheckResult(Strict):
     results: list[Decision]
 
 
-class FilterQuery(BaseModel):
+class FilterQuery(Strict):
     list_name: str | None = Field(None, alias="list")
 
 

@@ -5,13 +5,13 @@ import logging
 from urllib.parse import urlsplit
 
 from flask import current_app
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from suppression import lists, tokens, unsubscribe
 from suppression.addresses import normalize
 from suppression.api.auth import caller, read_only, requires
 from suppression.api.blueprint import api_blueprint
-from suppression.api.schemas import MAX_LINK_RECIPIENTS
+from suppression.api.schemas import MAX_LINK_RECIPIENTS, Strict
 from suppression.errors import AccountSuspended
 from suppression.models import Role
 
@@ -23,21 +23,21 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 log = logging.getLogger(__name__)
 
 
-class Recipient(BaseModel):
+class Recipient(Strict):
     address: str
     list_name: str | None = Field(None, alias="list", description="Unsubscribe from this list of the account only.")
 
 
-class LinksBody(BaseModel):
+class LinksBody(Strict):
     recipients: list[Recipient] = Field(max_length=MAX_LINK_RECIPIENTS, description="Up to 10,000 recipients.")
 
 
-class Headers(BaseModel):
+class Headers(Strict):
     list_unsubscribe: str = Field(alias="List-Unsubscribe")
     list_unsubscribe_post: str = Field(alias="List-Unsubscribe-Post")
 
 
-class Link(BaseModel):
+class Link(Strict):
     address: str
     normalized: str | None
     list_name: str | None = Field(None, alias="list")
@@ -47,7 +47,7 @@ class Link(BaseModel):
     error: str | None = Field(None, description="invalid_address: no link for this one.")
 
 
-class LinksResult(BaseModel):
+class LinksResult(Strict):
     results: list[Link]
 
 

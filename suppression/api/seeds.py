@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Literal
 
 from flask import Response, current_app
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from seedlist import assignments, findings
 from seedlist import seeds as seedlist
@@ -12,7 +12,7 @@ from seedlist.audit import RULES
 from suppression import accounts, events
 from suppression.api.auth import actor, caller, requires
 from suppression.api.blueprint import api_blueprint
-from suppression.api.schemas import MAX_PAGE_SIZE
+from suppression.api.schemas import MAX_PAGE_SIZE, Id, Strict
 from suppression.db import commit, db
 from suppression.errors import AccountSuspended, NotFound
 from suppression.models import Finding, Role
@@ -24,7 +24,7 @@ FINDING_RULES = ", ".join([r.id for r in RULES] + list(findings.CRITICAL_RULES)
                           + [findings.MALFORMED, findings.DNS_UNAVAILABLE, findings.OPTOUT_FAILED])
 
 
-class SeedBody(BaseModel):
+class SeedBody(Strict):
     address: str = Field(max_length=320)
     kind: Literal["monitor", "trap", "optout"]
     provider: str = Field("own", max_length=32, description="The mailbox provider: gmail, outlook, yahoo, own, ...")
@@ -32,44 +32,44 @@ class SeedBody(BaseModel):
         "How to read the seed's mailbox: imaps://user:password@host[:port]. Kept sealed; never shown again."))
 
 
-class SeedQuery(BaseModel):
+class SeedQuery(Strict):
     kind: Literal["monitor", "trap", "optout"] | None = None
     status: Literal["active", "retired"] | None = None
     provider: str | None = Field(None, max_length=32)
     limit: int = Field(100, ge=1, le=MAX_PAGE_SIZE)
-    before: int | None = Field(None, description="The `next` cursor of the previous page.")
+    before: Id | None = Field(None, description="The `next` cursor of the previous page.")
 
 
-class SeedPath(BaseModel):
-    seed_id: int
+class SeedPath(Strict):
+    seed_id: Id
 
 
-class RetireBody(BaseModel):
+class RetireBody(Strict):
     reason: str | None = Field(None, max_length=2000)
 
 
-class AssignmentQuery(BaseModel):
+class AssignmentQuery(Strict):
     campaign: str = Field(max_length=200, description="The campaign id the messages carry in CAMPAIGN_HEADER.")
 
 
-class FindingQuery(BaseModel):
-    account_id: int | None = None
-    seed_id: int | None = None
+class FindingQuery(Strict):
+    account_id: Id | None = None
+    seed_id: Id | None = None
     rule: str | None = Field(None, max_length=40, description=FINDING_RULES)
     severity: Literal["info", "warning", "critical"] | None = None
     limit: int = Field(50, ge=1, le=200)
-    before: int | None = Field(None, description="The `next` cursor of the previous page.")
+    before: Id | None = Field(None, description="The `next` cursor of the previous page.")
 
 
-class FindingPath(BaseModel):
-    finding_id: int
+class FindingPath(Strict):
+    finding_id: Id
 
 
-class AccountPath(BaseModel):
-    account_id: int
+class AccountPath(Strict):
+    account_id: Id
 
 
-class ComplianceQuery(BaseModel):
+class ComplianceQuery(Strict):
     days: int = Field(30, ge=1, le=365)
 
 

@@ -5,11 +5,12 @@ import re
 from datetime import date
 
 from flask import request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from suppression import sends
 from suppression.api.auth import caller, requires
 from suppression.api.blueprint import api_blueprint
+from suppression.api.schemas import Strict
 from suppression.db import commit
 from suppression.errors import AccountSuspended, Invalid
 from suppression.models import Role
@@ -23,13 +24,13 @@ IDEMPOTENCY_KEY = {"parameters": [{"name": "Idempotency-Key", "in": "header", "r
                                    "description": "One key per report: a retry with the same key counts once"}]}
 
 
-class SendsBody(BaseModel):
+class SendsBody(Strict):
     count: int = Field(ge=1, le=sends.MAX_COUNT, description="Messages sent.")
     campaign: str | None = Field(None, max_length=200)
     day: date | None = Field(None, description="The UTC day they were sent (default today; up to 31 days back).")
 
 
-class Counted(BaseModel):
+class Counted(Strict):
     id: int
     count: int
     day: date

@@ -4,14 +4,14 @@ from __future__ import annotations
 from itertools import islice
 
 from flask import Response, current_app, stream_with_context
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, Field
 
 from suppression import accounts, lists
 from suppression.addresses import normalize
 from suppression.api import csvio
 from suppression.api.auth import actor, caller, requires
 from suppression.api.blueprint import api_blueprint
-from suppression.api.schemas import MAX_PAGE_SIZE, MAX_SUPPRESSION_BATCH
+from suppression.api.schemas import MAX_PAGE_SIZE, MAX_SUPPRESSION_BATCH, Id, Strict
 from suppression.db import db, iso, keyset_page, utcnow
 from suppression.errors import Forbidden, Invalid, NotFound
 from suppression.models import Reason, Role, Suppression
@@ -23,8 +23,8 @@ bp = api_blueprint("suppressions", __name__, "suppressions", url_prefix="/v1/sup
 EXPORT_CHUNK = 5_000
 
 
-class ScopeQuery(BaseModel):
-    account_id: int | None = Field(None, description="Staff: that account (default: the global list). "
+class ScopeQuery(Strict):
+    account_id: Id | None = Field(None, description="Staff: that account (default: the global list). "
                                                      "Senders: only their own.")
     list_name: str | None = Field(None, alias="list", description="A list of the account.")
 
@@ -34,18 +34,18 @@ class ListQuery(ScopeQuery):
     source: str | None = None
     address: str | None = None
     limit: int = Field(100, ge=1, le=MAX_PAGE_SIZE)
-    before: int | None = Field(None, description="The `next` cursor of the previous page.")
+    before: Id | None = Field(None, description="The `next` cursor of the previous page.")
 
 
-class Entry(BaseModel):
+class Entry(Strict):
     address: str
     reason: Reason = Reason.manual
 
 
-class AddBody(BaseModel):
+class AddBody(Strict):
     suppressions: list[Entry] = Field(max_length=MAX_SUPPRESSION_BATCH)
     list_name: str | None = Field(None, alias="list")
-    account_id: int | None = None
+    account_id: Id | None = None
     expires_at: AwareDatetime | None = Field(None, description="When the entries lapse (with a time zone).")
 
 
@@ -57,7 +57,7 @@ class ImportQuery(ScopeQuery):
     reason: Reason = Field(Reason.unsubscribed, description="Reason for every imported address.")
 
 
-class AddressPath(BaseModel):
+class AddressPath(Strict):
     address: str
 
 
@@ -96,7 +96,7 @@ def add_suppressions(body: AddBody):
     """Suppress up to 1,000 addresses; the response says which were added and which were invalid."""
     scope = _scope(body.account_id, body.list_name)
     if body.expires_at is not None and body.expires_at <= utcnow():
-        raise Invalid("expires_at must be in the future", code="invalid_expiry")
+        raise Invalid("expires_at must be in the future", code="invalid_expiry", field="expires_at")
     by_reason: dict[Reason, list[str]] = {}
     invalid = []
     for entry in body.suppressions:

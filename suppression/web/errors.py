@@ -69,12 +69,12 @@ def install(scope: Blueprint | Flask, render: Renderer) -> None:
     @scope.errorhandler(DomainError)
     def domain_error(exc: DomainError):
         db.session.rollback()
-        return render(status_of(exc), exc.code, exc.message, exc.details)
+        return _retry_after(render(status_of(exc), exc.code, exc.message, exc.details), exc)
 
     @scope.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         status = exc.code or 500
-        return render(status, HTTP_CODES.get(status, "error"), exc.description or exc.name, None)
+        return _retry_after(render(status, HTTP_CODES.get(status, "error"), exc.description or exc.name, None), exc)
 
     @scope.errorhandler(IntegrityError)
     def integrity_error(exc: IntegrityError):
@@ -103,6 +103,17 @@ def install(scope: Blueprint | Flask, render: Renderer) -> None:
         db.session.rollback()
         log.exception("unhandled error on %s %s", request.method, request.path)
         return render(500, "internal_error", "something went wrong on our side; it has been logged", None)
+
+
+def _retry_after(response: Response, exc: Exception) -> Response:
+    """A 429 or 503 says when to ask again: the limit's window (or what is left of it), or a
+    few seconds."""
+    if response.status_code in (429, 503) and "Retry-After" not in response.headers:
+        seconds = getattr(exc, "retry_after", None)
+        if seconds is None and getattr(exc, "limit", None) is not None:  # Flask-Limiter's own 429
+            seconds = exc.limit.limit.get_expiry()
+        response.headers["Retry-After"] = str(max(1, int(seconds or RETRY_AFTER_SECONDS)))
+    return response
 
 
 def install_fallback(app: Flask) -> None:

@@ -6,6 +6,7 @@ down, so errors are swallowed and limits fall back to memory.
 from __future__ import annotations
 
 import logging
+import time
 
 from flask import Flask, current_app, request
 from flask_limiter import Limiter
@@ -84,7 +85,8 @@ def refuse_when_spent(kind: str, limit_name: str) -> None:
         log.warning("rate limit storage unavailable: %s", type(exc).__name__)
         return
     if spent:
-        raise TooManyAttempts("too many failed attempts from your address; wait a while and retry")
+        raise _too_many(parse(setting(limit_name)), kind, "too many failed attempts from your address; wait a while "
+                                                             "and retry")
 
 
 def count_failure(kind: str, limit_name: str) -> None:
@@ -98,4 +100,15 @@ def count_failure(kind: str, limit_name: str) -> None:
         log.warning("rate limit storage unavailable: %s", type(exc).__name__)
         return
     if not allowed:
-        raise TooManyAttempts("too many failed attempts from your address; wait a minute and retry")
+        raise _too_many(limit, kind, "too many failed attempts from your address; wait a minute and retry")
+
+
+def _too_many(limit, kind: str, message: str) -> TooManyAttempts:
+    """TooManyAttempts, saying in how many seconds the window that was spent ends."""
+    found = TooManyAttempts(message)
+    try:
+        reset_at, _ = limiter_of().limiter.get_window_stats(limit, kind, get_remote_address())
+        found.retry_after = max(1, int(reset_at - time.time()) + 1)
+    except Exception:  # noqa: BLE001 - the storage just answered; if not now, the window's length will do
+        found.retry_after = limit.get_expiry()
+    return found
