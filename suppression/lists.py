@@ -32,6 +32,15 @@ LINKED_SEEDS = (SeedKind.monitor.value, SeedKind.trap.value)
 
 
 @dataclass(frozen=True)
+class Undecodable:
+    """A line whose bytes are not text in the file's encoding, with those bytes escaped
+    (`m\\xfcller@example.de`) so it can be shown. Not a `str`: whatever forgets to check for it
+    gets no address from it (`normalize` answers None), never a garbled one to store."""
+
+    escaped: str
+
+
+@dataclass(frozen=True)
 class Scope:
     """Global (no account), one account, or one list of one account."""
 
@@ -302,11 +311,12 @@ def export_rows(scope: Scope, *, whole_account: bool, chunk: int = 5_000) -> Ite
         before = rows[-1][0]
 
 
-def import_lines(scope: Scope, lines: Iterable[tuple[int, str]], reason: Reason, source: str, actor: str, *,
-                 chunk: int = 5_000, max_reported: int = 1_000) -> Iterator[dict]:
+def import_lines(scope: Scope, lines: Iterable[tuple[int, str | Undecodable]], reason: Reason, source: str,
+                 actor: str, *, chunk: int = 5_000, max_reported: int = 1_000) -> Iterator[dict]:
     """Add every valid address of `lines`, a chunk at a time: after each chunk is written (in the
     caller's transaction) this yields the report so far, and the caller commits, so memory stays
-    bounded. The last report yielded is the whole import's.
+    bounded. The last report yielded is the whole import's. Invalid lines are reported with their
+    numbers and why: `invalid_address`, or `invalid_encoding` for an `Undecodable` one.
 
     The import's one audit entry is updated with each chunk, so if the import dies half way (a
     worker timeout, a database error) the log says what did go in."""
@@ -316,9 +326,12 @@ def import_lines(scope: Scope, lines: Iterable[tuple[int, str]], reason: Reason,
     batch: list[str] = []
     for number, value in lines:
         report["lines"] += 1
+        if isinstance(value, Undecodable):
+            _note_invalid(report, number, value.escaped, "invalid_encoding", max_reported)
+            continue
         normalized = normalize(value)
         if normalized is None:
-            _note_invalid(report, number, value, max_reported)
+            _note_invalid(report, number, value, "invalid_address", max_reported)
             continue
         batch.append(normalized)
         if len(batch) >= chunk:
@@ -339,10 +352,10 @@ def _import_batch(scope: Scope, batch: list[str], reason: Reason, source: str, a
         "scope": scope.level, "list": scope.list_name, "reason": reason.value, "complete": done}
 
 
-def _note_invalid(report: dict, number: int, value: str, max_reported: int) -> None:
+def _note_invalid(report: dict, number: int, value: str, why: str, max_reported: int) -> None:
     report["invalid"] += 1
     if len(report["invalid_lines"]) < max_reported:
-        report["invalid_lines"].append({"line": number, "value": value[:320]})
+        report["invalid_lines"].append({"line": number, "value": value[:320], "reason": why})
     else:
         report["invalid_lines_truncated"] = True
 

@@ -135,7 +135,7 @@ def test_import_counts_added_present_and_invalid_lines(dealer, staff):
     assert response.status_code == 200
     report = response.json
     assert (report["lines"], report["added"], report["already_present"], report["invalid"]) == (4, 1, 2, 1)
-    assert report["invalid_lines"] == [{"line": 5, "value": "not-an-address"}]
+    assert report["invalid_lines"] == [{"line": 5, "value": "not-an-address", "reason": "invalid_address"}]
     entry = dealer.get("/v1/suppressions?address=new@example.com").json["items"][0]
     assert (entry["reason"], entry["source"]) == ("unsubscribed", "import")
     [logged] = staff.get("/v1/audit?action=suppression.import").json["items"]
@@ -203,7 +203,7 @@ def test_a_million_line_import(app, dealer, tmp_path):
     assert response.status_code == 200, response.json
     report = response.json
     assert (report["lines"], report["added"], report["invalid"]) == (1_000_000, 999_990, 10)
-    assert report["invalid_lines"][1] == {"line": 100_002, "value": "oops"}
+    assert report["invalid_lines"][1] == {"line": 100_002, "value": "oops", "reason": "invalid_address"}
     [result] = dealer.post("/v1/check", json={"addresses": ["customer997000@dealer0.example.com"]}).json["results"]
     assert result["reason"] == "unsubscribed"
 

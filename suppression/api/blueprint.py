@@ -28,7 +28,10 @@ def api_blueprint(name: str, import_name: str, tag: str, *, url_prefix: str = "/
 
 
 def reject_malformed_json() -> None:
-    """400 for a body that says it is JSON and is not (validation would make it a vague 422)."""
+    """400 for a body that says it is JSON and is not (validation would make it a vague 422).
+    An upload view refuses any JSON body itself, as the wrong type (415)."""
+    if getattr(current_app.view_functions.get(request.endpoint), "takes_upload", False):
+        return
     if request.method in ("POST", "PUT", "PATCH") and request.is_json and request.content_length != 0:
         try:
             request.get_json()

@@ -10,7 +10,7 @@ from suppression import lists
 from suppression.api import csvio, metrics
 from suppression.api.auth import caller, read_only, requires
 from suppression.api.blueprint import api_blueprint
-from suppression.api.schemas import MAX_CHECK_ADDRESSES, Strict
+from suppression.api.schemas import MAX_CHECK_ADDRESSES, Error, Strict
 from suppression.errors import AccountSuspended
 from suppression.models import Role
 
@@ -59,17 +59,20 @@ def check(body: CheckBody):
     return {"results": decisions}
 
 
-@bp.post("/check/filter", responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
-         openapi_extensions={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}})
+@bp.post("/check/filter", responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, 415: Error},
+         openapi_extensions={"requestBody": csvio.REQUEST_BODY})
 @read_only
 @requires(Role.sender)
+@csvio.takes_upload
 def check_filter(query: FilterQuery):
-    """Upload a CSV or one address a line, of any size; get `address,send,reason` back as CSV."""
+    """Upload a CSV or one address a line, of any size; get `address,send,reason` back as CSV.
+    A file with an address that is not UTF-8 is refused (422 `invalid_encoding`, its line)."""
     account_id = _active_account_id()
     if query.list_name:
         lists.Scope.of(account_id, query.list_name)  # a bad list name fails before streaming starts
-    source = csvio.upload()
-    rows = csvio.addresses(source)
+    # Each row of the answer echoes its address: one that is not UTF-8 cannot be echoed as sent,
+    # so the whole file is refused, before streaming starts (it is spooled whole already).
+    rows = csvio.addresses(csvio.decodable(csvio.upload()))
 
     def generate():
         line = csvio.CsvLines()

@@ -4,14 +4,20 @@ from __future__ import annotations
 from itertools import islice
 
 from flask import Response, current_app, stream_with_context
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from suppression import accounts, lists
 from suppression.addresses import normalize
 from suppression.api import csvio
 from suppression.api.auth import actor, caller, requires
 from suppression.api.blueprint import api_blueprint
-from suppression.api.schemas import MAX_PAGE_SIZE, MAX_SUPPRESSION_BATCH, Id, Strict
+from suppression.api.schemas import (
+    MAX_PAGE_SIZE,
+    MAX_SUPPRESSION_BATCH,
+    Error,
+    Id,
+    Strict,
+)
 from suppression.db import db, iso, keyset_page, utcnow
 from suppression.errors import Forbidden, Invalid, NotFound
 from suppression.models import Reason, Role, Suppression
@@ -55,6 +61,22 @@ class DeleteQuery(ScopeQuery):
 
 class ImportQuery(ScopeQuery):
     reason: Reason = Field(Reason.unsubscribed, description="Reason for every imported address.")
+
+
+class InvalidLine(BaseModel):
+    line: int
+    value: str = Field(description="The address cell as sent (its first 320 characters); bytes that "
+                                   "were not UTF-8 escaped, as in `m\\xfcller@example.de`.")
+    reason: str = Field(description="invalid_address, or invalid_encoding: the line is not UTF-8")
+
+
+class ImportReport(BaseModel):
+    lines: int
+    added: int
+    already_present: int
+    invalid: int
+    invalid_lines: list[InvalidLine] = Field(description="The first IMPORT_MAX_REPORTED_INVALID of them.")
+    invalid_lines_truncated: bool
 
 
 class AddressPath(Strict):
@@ -147,10 +169,13 @@ def export_suppressions(query: ScopeQuery):
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-@bp.post("/import", openapi_extensions={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}})
+@bp.post("/import", responses={200: ImportReport, 415: Error}, openapi_extensions={"requestBody": csvio.REQUEST_BODY})
 @requires(Role.sender, Role.staff)
+@csvio.takes_upload
 def import_suppressions(query: ImportQuery):
-    """Bulk-add a CSV (or one address a line) of any size; counts added, present and invalid lines."""
+    """Bulk-add a CSV (or one address a line) of any size; counts added, present and invalid lines.
+    A line that is not UTF-8 is not imported: it is reported invalid (`invalid_encoding`) with its number,
+    and the other lines go in (importing the corrected file again adds only what was left out)."""
     scope = _scope(query.account_id, query.list_name)
     if caller().role == Role.sender and query.reason not in lists.SENDER_REASONS:
         raise Forbidden("senders may import only manual or unsubscribed entries")
