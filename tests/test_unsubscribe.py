@@ -192,6 +192,29 @@ def test_page_form_all_dealers_suppresses_globally_and_undo_restores(app, client
     assert removal.reason == "undone by the recipient" and removal.details["source"] == "page"
 
 
+def notice(response) -> str:
+    """The status line of the page an undo answers with."""
+    html = response.get_data(as_text=True)
+    return html.split('id="notice">', 1)[1].split("</p>", 1)[0]
+
+
+@pytest.mark.parametrize("list_name,scopes,undone", [
+    ("offers", ["this"], "from the “offers” list of Alpha Motors"),
+    ("offers", ["dealer"], "from Alpha Motors"),
+    ("offers", ["all"], "from any dealer on this platform"),
+    (None, ["this"], "from Alpha Motors"),
+    (None, ["all"], "from any dealer on this platform"),
+    ("offers", ["this", "all"], "from the “offers” list of Alpha Motors and from any dealer on this platform"),
+])
+def test_undo_says_what_it_undid(app, client, dealer, list_name, scopes, undone):
+    path = path_of(link(dealer, "ida@example.com", list_name))
+    for scope in scopes:
+        assert client.post(path, data={"scope": scope}).status_code == 200
+    response = client.post(path + "/resubscribe")
+    assert response.status_code == 200 and notice(response) == f"Done: you will get mail {undone} again."
+    assert rows(app) == []
+
+
 def test_undo_removes_only_what_that_link_added(app, client, dealer):
     with app.app_context():
         lists.add(lists.Scope(dealer.account_id), ["ann@example.com"], Reason.complained, "arf", "worker")
