@@ -10,13 +10,23 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test faults bench bench-unsubscribe worker services install install-browser install-nginx clean
+.PHONY: run test faults bench bench-unsubscribe worker services install install-dev install-browser install-nginx clean
 
+# The service's own packages (requirements.txt); install-dev adds the tests', checks' and benchmarks'
+# (requirements-dev.txt). Each has its marker, so `make run` after `make test` installs nothing more,
+# and `make test` after `make run` installs what the tests need.
 install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
 
 $(VENV)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
 run: install
@@ -40,17 +50,17 @@ install-browser:
 install-nginx:
 	command -v nginx >/dev/null || test -x /usr/sbin/nginx || ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends nginx)
 
-test: install install-browser install-nginx services
+test: install-dev install-browser install-nginx services
 	$(BIN)/python -m pytest
 
 # pytest.ini's testpaths is tests/: the fault tests are run by naming their directory.
-faults: install services
+faults: install-dev services
 	$(BIN)/python -m pytest faults -q
 
-bench: install services
+bench: install-dev services
 	$(BIN)/python bench/check.py
 
-bench-unsubscribe: install services
+bench-unsubscribe: install-dev services
 	$(BIN)/python bench/unsubscribe.py
 
 clean:

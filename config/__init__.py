@@ -6,6 +6,7 @@ typo stops the service at start-up rather than at the first request that needs i
 """
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import re
@@ -14,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from email_validator import EmailNotValidError, validate_email
 from limits import parse as parse_limit
 
 from config.errors import SettingsError
@@ -28,6 +30,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # names are settings (ACCOUNT_HEADER, LIST_HEADER); these are their defaults, defined once.
 ACCOUNT_HEADER = "X-Account-ID"
 LIST_HEADER = "X-List-ID"
+# gunicorn's address when BIND is unset (config/gunicorn.py), and the port gunicorn takes for a
+# BIND naming a host alone.
+DEFAULT_BIND = "127.0.0.1:5000"
+GUNICORN_PORT = "8000"
 
 DEFAULTS: dict[str, object] = {
     "DATABASE_URL": "",  # empty: SQLite under instance/
@@ -43,8 +49,12 @@ DEFAULTS: dict[str, object] = {
     # Recipient links. UNSUBSCRIBE_KEYS: Fernet keys, comma-separated, newest first; older keys
     # only open tokens. Empty: a key kept in instance/unsubscribe.keys (one machine only).
     "UNSUBSCRIBE_KEYS": "",
-    "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
-    "UNSUBSCRIBE_MAILTO_DOMAIN": "",  # empty: the host of PUBLIC_BASE_URL
+    # Empty: http:// and the address gunicorn binds (BIND), so that `make run` on any port hands
+    # out links that reach it.
+    "PUBLIC_BASE_URL": "",
+    # Empty: the host of PUBLIC_BASE_URL, when that is a mail domain; an IP address or localhost
+    # is not, and links then have no mailto.
+    "UNSUBSCRIBE_MAILTO_DOMAIN": "",
     # Rate limits per client address (Flask-Limiter syntax): page views of /u/ (POSTs are never
     # refused, so a mailbox provider's one-click traffic always lands), and failures (bad tokens,
     # bad API keys), which alone are counted, so good requests never wait on the limiter.
@@ -130,9 +140,45 @@ def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, objec
         settings[key] = _whole(key, value) if key in _INT_KEYS else str(value)
     policy = overrides.pop("POLICY", None)
     settings.update(overrides)
+    if not settings["PUBLIC_BASE_URL"]:
+        settings["PUBLIC_BASE_URL"] = base_url_of(str(overrides.get("BIND") or environ.get("BIND") or DEFAULT_BIND))
     settings["POLICY"] = policy if isinstance(policy, Policy) else Policy.from_settings(environ, overrides)
     _check(settings)
     return settings
+
+
+def base_url_of(bind: str) -> str:
+    """The URL that reaches gunicorn bound to `bind` (host:port, [ipv6]:port or host): the
+    default of PUBLIC_BASE_URL. A wildcard address is reached on loopback; a socket has no URL."""
+    bind = bind.strip()
+    if bind.startswith("["):
+        host, _, port = bind[1:].partition("]")
+        port = port.removeprefix(":")
+    elif bind.count(":") == 1:
+        host, _, port = bind.partition(":")
+    else:
+        host, port = bind, ""
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    port = port or GUNICORN_PORT
+    if bind.startswith(("unix:", "fd:")) or not port.isdigit() or not re.fullmatch(r"[A-Za-z0-9.:-]+", host):
+        raise SettingsError(f"PUBLIC_BASE_URL is required when BIND is not host:port ({bind!r}): "
+                            "recipients' links must reach the service")
+    return f"http://{f'[{host}]' if ':' in host else host}:{int(port)}"
+
+
+def is_mail_domain(host: str) -> bool:
+    """Can `host` follow the @ of an address senders and mailbox providers accept? Not an IP
+    address (RFC 5321 writes those as [127.0.0.1], which providers refuse), not localhost."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return False
+    except ValueError:
+        pass
+    try:
+        validate_email(f"unsubscribe@{host}", check_deliverability=False)
+    except (EmailNotValidError, UnicodeError, ValueError):
+        return False
+    return True
 
 
 def _whole(key: str, value: object) -> int:
@@ -155,6 +201,10 @@ def _check(settings: Mapping[str, object]) -> None:
     url = urlsplit(str(settings["PUBLIC_BASE_URL"]))
     if url.scheme not in ("http", "https") or not url.hostname:
         raise SettingsError(f"PUBLIC_BASE_URL must be an http(s) URL, not {settings['PUBLIC_BASE_URL']!r}")
+    domain = str(settings["UNSUBSCRIBE_MAILTO_DOMAIN"])
+    if domain and not is_mail_domain(domain):
+        raise SettingsError(f"UNSUBSCRIBE_MAILTO_DOMAIN must be a mail domain such as unsub.example.net, not "
+                            f"{domain!r}")
     for key in _LIMIT_KEYS:
         try:
             parse_limit(str(settings[key]))

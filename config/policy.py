@@ -1,4 +1,4 @@
-"""Policy as typed data: the bounce rules and the AUP thresholds of DESIGN.md.
+"""Policy as typed data: the bounce rules and the AUP thresholds of docs/DESIGN.md.
 
 Each field is a setting named by its path in upper case (`soft_bounce_limit` is
 SOFT_BOUNCE_LIMIT, `complaint_rate.warning` is COMPLAINT_RATE_WARNING), read from the
@@ -55,7 +55,7 @@ class Policy:
     soft_bounce_days: int = 14
     soft_bounce_suppress_days: int = 30  # ... suppress it for this long
     complaint_rate: Rate = field(default_factory=lambda: Rate(days=7, min_sends=1000, warning=0.001, critical=0.003))
-    # DESIGN.md gives this rule no volume floor; without one, a dealer's first bounce of the
+    # docs/DESIGN.md gives this rule no volume floor; without one, a dealer's first bounce of the
     # week would be a 100 % rate and suspend the account, so it shares the complaint rule's.
     hard_bounce_rate: Rate = field(default_factory=lambda: Rate(days=7, min_sends=1000, warning=0.02, critical=0.05))
     unsubscribe_rate: Rate = field(default_factory=lambda: Rate(days=7, min_sends=1000, warning=0.01))

@@ -1,7 +1,7 @@
 """What the audit found, kept: one SeedMessage per audited message (every rule's result, for the
 compliance summary) and one Finding per rule it broke (with the message's event as evidence).
 
-Severities (DESIGN.md, AUP rules): mail to a trap seed, and to an opted-out seed after the grace
+Severities (docs/DESIGN.md, AUP rules): mail to a trap seed, and to an opted-out seed after the grace
 period, are critical; a content rule broken is a warning; DNS that did not answer is
 information (the rule is checked again, and is never a pass meanwhile).
 """

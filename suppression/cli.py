@@ -152,7 +152,7 @@ def set_staff_password(email: str, password: str):
 def demo():
     """On first start (no accounts yet) create a demo dealer and print its keys."""
     if db.session.scalar(select(Account.id).limit(1)) is not None:
-        click.echo("demo: accounts exist already; create keys with `flask --app wsgi keys create`")
+        click.echo("demo: accounts exist already; create keys with `.venv/bin/flask --app wsgi keys create`")
         return
     account = account_service.create("Demo Motors", ["demo-motors.example"], CLI_ACTOR, "1 Main St, Springfield")
     _, sender = account_service.create_key(Role.sender, CLI_ACTOR, account.id, "demo sender")

@@ -110,7 +110,7 @@ class Rule:
     evidence: Outcome | None
 
 
-# The AUP rules (DESIGN.md), as data; their thresholds are the policy's fields of the same name.
+# The AUP rules (docs/DESIGN.md), as data; their thresholds are the policy's fields of the same name.
 RATE_RULES = (Rule("complaint_rate", "complaints", Outcome.complaint),
               Rule("hard_bounce_rate", "hard_bounces", Outcome.hard_bounce),
               Rule("unsubscribe_rate", "unsubscribes", Outcome.unsubscribe))

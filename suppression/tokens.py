@@ -72,7 +72,7 @@ def multi_fernet(keys: list[str], setting: str) -> MultiFernet:
             fernets.append(Fernet(key))
         except ValueError:
             raise ValueError(f"{setting}: key {number} is not a Fernet key "
-                             "(make one with `flask --app wsgi unsubscribe new-key`)") from None
+                             "(make one with `.venv/bin/flask --app wsgi unsubscribe new-key`)") from None
     return MultiFernet(fernets)
 
 

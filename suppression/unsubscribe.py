@@ -8,6 +8,7 @@ documented hot path: a recipient's POST on PostgreSQL (`standalone`).
 from __future__ import annotations
 
 import enum
+import ipaddress
 import re
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 
+from config import is_mail_domain
 from suppression import audit, counters, lists, tokens
 from suppression.db import dialect, driver_rows, on_own_connection, pyformat, utcnow
 from suppression.models import Reason
@@ -50,10 +52,36 @@ def scope_for(claims: Claims, choice: Choice) -> lists.Scope:
     return lists.Scope(claims.account_id)
 
 
-def mailbox() -> str:
-    """The List-Unsubscribe mailto address: unsubscribe@ the configured (or the public) domain."""
-    domain = current_app.config["UNSUBSCRIBE_MAILTO_DOMAIN"] or urlsplit(current_app.config["PUBLIC_BASE_URL"]).hostname
-    return f"unsubscribe@{domain}"
+MAILBOX = "unsubscribe"  # the local part of the mailto address
+
+
+def mailbox() -> str | None:
+    """The List-Unsubscribe mailto address: unsubscribe@ the configured (or the public) domain;
+    None when the public host is an IP address or localhost and no domain is configured."""
+    # No mailto rather than an address no sender accepts: RFC 5321 would allow the literal
+    # unsubscribe@[127.0.0.1], but mailbox providers refuse address literals, and a service on
+    # such a host is reached by no mail anyway. RFC 8058 needs the https URI alone.
+    domain = current_app.config["UNSUBSCRIBE_MAILTO_DOMAIN"] or _public_host()
+    return f"{MAILBOX}@{domain}" if is_mail_domain(domain) else None
+
+
+def mailboxes() -> frozenset[str]:
+    """Addresses whose mail is an opt-out (lower-case): the mailto address; and on a public host
+    that is an IP address or localhost, unsubscribe@ that host and its RFC 5321 address literal
+    (unsubscribe@[127.0.0.1]), which links made before the mailto was left out there named."""
+    found = {address} if (address := mailbox()) else set()
+    host = _public_host()
+    if not is_mail_domain(host):
+        try:
+            literal = f"[IPv6:{host}]" if ipaddress.ip_address(host).version == 6 else f"[{host}]"
+        except ValueError:
+            literal = host
+        found |= {f"{MAILBOX}@{host}", f"{MAILBOX}@{literal}"}
+    return frozenset(address.lower() for address in found)
+
+
+def _public_host() -> str:
+    return urlsplit(current_app.config["PUBLIC_BASE_URL"]).hostname or ""
 
 
 def dealer_name(account_id: int) -> str | None:

@@ -214,6 +214,31 @@ def test_mail_to_the_mailto_address_unsubscribes(app, ingest, dealer):
     assert decision(dealer, "reply@example.com")["reason"] == "unsubscribed"
 
 
+def mail_to(to: str, token: str, n: int) -> bytes:
+    return (f"From: reply@example.com\r\nTo: {to}\r\nMessage-ID: <stop{n}@example.com>\r\n"
+            f"Subject: unsubscribe {token}\r\n\r\nunsubscribe\r\n").encode()
+
+
+@pytest.mark.parametrize("public,mailbox", [
+    ("https://unsubscribe.example.net", "unsubscribe@unsubscribe.example.net"),
+    # No mail domain (`make run`): links have no mailto, and mail to the host's forms, which links
+    # made before named or a sender writes as an RFC 5321 address literal, is still an opt-out.
+    ("http://127.0.0.1:5000", "unsubscribe@127.0.0.1"), ("http://127.0.0.1:5000", "unsubscribe@[127.0.0.1]"),
+    ("http://[::1]:5000", "Unsubscribe@[IPv6:::1]")])
+def test_a_mailto_opt_out_event_names_the_tokens_account(app, ingest, dealer, monkeypatch, public, mailbox):
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", public)
+    tokens = [dealer.post("/v1/unsubscribe-links", json={"recipients": [recipient]}).json["results"][0]["url"]
+              .rsplit("/", 1)[1] for recipient in ({"address": "reply@example.com"},
+                                                   {"address": "reply@example.com", "list": "offers"})]
+    # a new opt-out, the same again (which changes nothing), and a list's token (an entry of its own)
+    for n, token in enumerate([tokens[0], tokens[0], tokens[1]]):
+        event_id = post_mail(ingest, mail_to(mailbox, token, n)).json["id"]
+        event = ingest.get(f"/v1/inbound/{event_id}").json
+        assert (event["status"], event["account_id"]) == ("processed", dealer.account_id), event
+    assert decision(dealer, "reply@example.com")["reason"] == "unsubscribed"
+    assert today(app, dealer.account_id).unsubscribes == 2  # the repeat counted nothing
+
+
 @pytest.mark.parametrize("raw,kind,status,code", [
     (b"", None, 422, "empty_message"), (b"x", "nonsense", 422, "invalid_kind")])
 def test_bad_ingest_requests_are_refused(ingest, raw, kind, status, code):

@@ -1,4 +1,4 @@
-"""The layers of DESIGN.md hold: import-linter's contracts (.importlinter) are kept, and every
+"""The layers of docs/DESIGN.md hold: import-linter's contracts (.importlinter) are kept, and every
 module of suppression/ is placed in a layer, so a new one cannot slip past the contracts."""
 from __future__ import annotations
 

@@ -62,3 +62,33 @@ def test_a_bad_setting_stops_the_service_with_a_message_not_a_traceback():
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip() == ("suppression: COMPLAINT_RATE_WARNING must be a fraction between 0 and 1 "
                                      "(0.001, or 0.1%), not '5'")
+
+
+@pytest.mark.parametrize("bind,url", [
+    (None, "http://127.0.0.1:5000"), ("127.0.0.1:5077", "http://127.0.0.1:5077"),
+    ("0.0.0.0:8080", "http://127.0.0.1:8080"), ("[::1]:5001", "http://[::1]:5001"), ("[::]:5002", "http://[::1]:5002"),
+    ("localhost", "http://localhost:8000"), ("api.example.net:80", "http://api.example.net:80")])
+def test_links_follow_bind_when_public_base_url_is_unset(bind, url):
+    assert config.load({} if bind is None else {"BIND": bind})["PUBLIC_BASE_URL"] == url
+    assert config.load({"BIND": "127.0.0.1:5077", "PUBLIC_BASE_URL": "https://u.example"})["PUBLIC_BASE_URL"] == \
+        "https://u.example"
+
+
+def test_the_default_bind_is_gunicorns():
+    gunicorn = (ROOT / "config" / "gunicorn.py").read_text()
+    assert f'os.environ.get("BIND", "{config.DEFAULT_BIND}")' in gunicorn
+
+
+@pytest.mark.parametrize("bind", ["unix:/run/suppression.sock", "fd://3", "127.0.0.1:http"])
+def test_a_bind_with_no_url_needs_public_base_url(bind):
+    with pytest.raises(config.SettingsError, match="PUBLIC_BASE_URL is required when BIND"):
+        config.load({"BIND": bind})
+    assert config.load({"BIND": bind, "PUBLIC_BASE_URL": "https://u.example"})["PUBLIC_BASE_URL"] == "https://u.example"
+
+
+@pytest.mark.parametrize("domain", ["127.0.0.1", "[127.0.0.1]", "localhost", "::1", "unsub", "bad domain.example"])
+def test_the_mailto_domain_must_be_a_mail_domain(domain):
+    with pytest.raises(config.SettingsError, match="UNSUBSCRIBE_MAILTO_DOMAIN must be a mail domain"):
+        config.load({"UNSUBSCRIBE_MAILTO_DOMAIN": domain})
+    assert config.load({"UNSUBSCRIBE_MAILTO_DOMAIN": "unsub.example.net"})["UNSUBSCRIBE_MAILTO_DOMAIN"] == \
+        "unsub.example.net"

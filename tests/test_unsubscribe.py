@@ -7,6 +7,7 @@ from email.message import EmailMessage
 from urllib.parse import unquote
 
 import pytest
+import requests
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -14,6 +15,7 @@ from sqlalchemy import func, select
 from suppression import create_app, lists, tokens, unsubscribe
 from suppression.db import db
 from suppression.models import AuditEntry, DailyCount, Reason, Suppression
+from tests.conftest import Api
 
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
 MAIL_CLIENT = {"User-Agent": "GoogleOneClickUnsubscribe/1.0"}
@@ -171,6 +173,34 @@ def test_fifty_simultaneous_one_click_posts_make_one_row(app, client, dealer):
         assert db.session.scalar(select(DailyCount.unsubscribes)) == 1
 
 
+def bound_app(app, monkeypatch, bind: str):
+    """The app as `BIND=<bind> make run` starts it: no PUBLIC_BASE_URL, no mail domain."""
+    monkeypatch.setenv("BIND", bind)
+    for setting in ("PUBLIC_BASE_URL", "UNSUBSCRIBE_MAILTO_DOMAIN"):
+        monkeypatch.delenv(setting, raising=False)
+    return create_app({"DATABASE_URL": app.config["DATABASE_URL"], "UNSUBSCRIBE_KEYS": app.config["UNSUBSCRIBE_KEYS"]})
+
+
+def test_links_reach_the_port_the_service_is_bound_to(app, dealer, live_url, monkeypatch):
+    bound = bound_app(app, monkeypatch, live_url.removeprefix("http://"))
+    result = link(Api(bound.test_client(), dealer.key), "port@example.com")
+    assert result["url"].startswith(live_url + "/u/gAAAAA")
+    page = requests.get(result["url"], timeout=10)  # the link as a recipient follows it
+    assert page.status_code == 200 and "p***@example.com" in page.text
+
+
+@pytest.mark.parametrize("bind", ["127.0.0.1:5077", "localhost:5077", "[::1]:5077"])
+def test_a_host_with_no_mail_domain_gets_no_mailto_until_one_is_set(app, dealer, monkeypatch, bind):
+    result = link(Api(bound_app(app, monkeypatch, bind).test_client(), dealer.key), "bare@example.com")
+    assert result["url"].startswith(f"http://{bind}/u/") and result["mailto"] is None
+    assert result["headers"]["List-Unsubscribe"] == f"<{result['url']}>"
+    monkeypatch.setenv("UNSUBSCRIBE_MAILTO_DOMAIN", "unsub.example.net")
+    named = create_app({"DATABASE_URL": app.config["DATABASE_URL"], "UNSUBSCRIBE_KEYS": app.config["UNSUBSCRIBE_KEYS"]})
+    result = link(Api(named.test_client(), dealer.key), "bare@example.com")
+    assert result["url"].startswith(f"http://{bind}/u/")
+    assert result["mailto"].startswith("mailto:unsubscribe@unsub.example.net?subject=unsubscribe%20gAAAAA")
+
+
 # The page's form, and undo
 
 
@@ -190,6 +220,29 @@ def test_page_form_all_dealers_suppresses_globally_and_undo_restores(app, client
     with app.app_context():
         removal = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "suppression.remove"))
     assert removal.reason == "undone by the recipient" and removal.details["source"] == "page"
+
+
+def notice(response) -> str:
+    """The status line of the page an undo answers with."""
+    html = response.get_data(as_text=True)
+    return html.split('id="notice">', 1)[1].split("</p>", 1)[0]
+
+
+@pytest.mark.parametrize("list_name,scopes,undone", [
+    ("offers", ["this"], "from the “offers” list of Alpha Motors"),
+    ("offers", ["dealer"], "from Alpha Motors"),
+    ("offers", ["all"], "from any dealer on this platform"),
+    (None, ["this"], "from Alpha Motors"),
+    (None, ["all"], "from any dealer on this platform"),
+    ("offers", ["this", "all"], "from the “offers” list of Alpha Motors and from any dealer on this platform"),
+])
+def test_undo_says_what_it_undid(app, client, dealer, list_name, scopes, undone):
+    path = path_of(link(dealer, "ida@example.com", list_name))
+    for scope in scopes:
+        assert client.post(path, data={"scope": scope}).status_code == 200
+    response = client.post(path + "/resubscribe")
+    assert response.status_code == 200 and notice(response) == f"Done: you will get mail {undone} again."
+    assert rows(app) == []
 
 
 def test_undo_removes_only_what_that_link_added(app, client, dealer):

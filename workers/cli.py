@@ -13,7 +13,7 @@ from workers.findings import Classification
 
 
 def as_line(name: str, result: Classification, verbose: bool = False) -> dict:
-    """The JSON object printed for one message (DESIGN.md "Classification")."""
+    """The JSON object printed for one message (docs/DESIGN.md "Classification")."""
     recipients = []
     for r in result.recipients:
         entry = {"address": r.address, "action": r.action, "status": r.status, "hard": r.hard, "reason": r.reason}

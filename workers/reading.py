@@ -104,4 +104,4 @@ def _recipients(headers) -> tuple[str, ...]:
 
 
 def _to_unsubscribe_mailbox(addresses: tuple[str, ...]) -> bool:
-    return unsubscribe.mailbox().lower() in addresses
+    return not unsubscribe.mailboxes().isdisjoint(addresses)

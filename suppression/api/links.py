@@ -42,7 +42,7 @@ class Link(Strict):
     normalized: str | None
     list_name: str | None = Field(None, alias="list")
     url: str | None = Field(None, description="The https one-click and confirmation page URL.")
-    mailto: str | None = None
+    mailto: str | None = Field(None, description="null when the service has no mail domain to receive it.")
     headers: Headers | None = Field(None, description="Put both in the message, signed by DKIM.")
     error: str | None = Field(None, description="invalid_address: no link for this one.")
 
@@ -65,7 +65,7 @@ def unsubscribe_links(body: LinksBody):
     return {"results": [_link(account_id, r, base, mailbox) for r in body.recipients]}
 
 
-def _endpoints() -> tuple[str, str]:
+def _endpoints() -> tuple[str, str | None]:
     base = str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/")
     host = urlsplit(base).hostname
     if not base.startswith("https://") and host not in LOCAL_HOSTS:
@@ -74,7 +74,7 @@ def _endpoints() -> tuple[str, str]:
     return base + "/u/", unsubscribe.mailbox()
 
 
-def _link(account_id: int, recipient: Recipient, base: str, mailbox: str) -> dict:
+def _link(account_id: int, recipient: Recipient, base: str, mailbox: str | None) -> dict:
     list_name = recipient.list_name.strip().lower() if recipient.list_name else None
     address = normalize(recipient.address)
     if address is None:
@@ -82,6 +82,7 @@ def _link(account_id: int, recipient: Recipient, base: str, mailbox: str) -> dic
     token = tokens.sealer().seal(account_id, address, list_name)
     url = base + token
     # The token rides in the subject: a local part longer than 64 octets is refused by some MTAs.
-    mailto = f"mailto:{mailbox}?subject=unsubscribe%20{token}"
+    mailto = f"mailto:{mailbox}?subject=unsubscribe%20{token}" if mailbox else None
+    listed = f"<{url}>, <{mailto}>" if mailto else f"<{url}>"
     return {"address": recipient.address, "normalized": address, "list": list_name, "url": url, "mailto": mailto,
-            "headers": {"List-Unsubscribe": f"<{url}>, <{mailto}>", "List-Unsubscribe-Post": ONE_CLICK}}
+            "headers": {"List-Unsubscribe": listed, "List-Unsubscribe-Post": ONE_CLICK}}

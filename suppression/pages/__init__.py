@@ -95,7 +95,7 @@ def resubscribe(token: str):
     removed = unsubscribe.resubscribe(claims, tokens.token_id(token))
     db.session.commit()
     if removed:
-        notice = f"Done: you will get mail from {dealer} again."
+        notice = f"Done: you will get mail {_undone(removed, claims, dealer)} again."
     else:
         notice = "Nothing to undo: this link has not unsubscribed you from anything."
     return _confirm_page(token, claims, dealer, notice)
@@ -144,6 +144,16 @@ def _what(scope: str, claims: tokens.Claims, dealer: str) -> str:
     if scope == "list":
         return f"from the “{claims.list_name}” list of {dealer}"
     return f"from {dealer}"
+
+
+# The scopes an undo can remove, narrowest first: one link can have made several (its list, then
+# the whole dealer, say), and the notice names each of them.
+_UNDO_ORDER = ("list", "account", "global")
+
+
+def _undone(removed: list[str], claims: tokens.Claims, dealer: str) -> str:
+    """What an undo restored, in words: the list of that dealer, that dealer, every dealer."""
+    return " and ".join(_what(scope, claims, dealer) for scope in _UNDO_ORDER if scope in removed)
 
 
 def mask(address: str) -> str:
