@@ -2,16 +2,26 @@
 from __future__ import annotations
 
 from itertools import islice
+from typing import Literal
 
 from flask import Response, current_app, stream_with_context
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from suppression import accounts, lists
 from suppression.addresses import normalize
 from suppression.api import csvio
 from suppression.api.auth import actor, caller, requires
 from suppression.api.blueprint import api_blueprint
-from suppression.api.schemas import MAX_PAGE_SIZE, MAX_SUPPRESSION_BATCH, Id, Strict
+from suppression.api.schemas import (
+    CONFLICT,
+    MAX_PAGE_SIZE,
+    MAX_SUPPRESSION_BATCH,
+    UNSUPPORTED,
+    Id,
+    Page,
+    Strict,
+    text_response,
+)
 from suppression.db import db, iso, keyset_page, utcnow
 from suppression.errors import Forbidden, Invalid, NotFound
 from suppression.models import Reason, Role, Suppression
@@ -61,6 +71,48 @@ class AddressPath(Strict):
     address: str
 
 
+# What the views answer (the OpenAPI document's response schemas).
+
+class SuppressionView(BaseModel):
+    address: str
+    scope: Literal["global", "account", "list"]
+    account_id: int | None = Field(description="null on the global list")
+    list_name: str | None = Field(alias="list")
+    reason: Reason
+    source: str = Field(description="api, import, console, or what suppressed it (an event's source)")
+    created_at: str = Field(description="UTC, ISO 8601")
+    expires_at: str | None
+    event_id: int | None = Field(description="The inbound event that caused it")
+
+
+class SuppressionPage(Page):
+    items: list[SuppressionView]
+
+
+class Added(BaseModel):
+    added: list[str] = Field(description="Normalized addresses suppressed now")
+    already_present: list[str] = Field(description="Normalized addresses suppressed before")
+    invalid: list[str] = Field(description="Addresses as sent that are not addresses")
+
+
+class Removed(BaseModel):
+    removed: SuppressionView
+
+
+class InvalidLine(BaseModel):
+    line: int
+    value: str = Field(description="The line's address cell (its first 320 characters)")
+
+
+class ImportReport(BaseModel):
+    lines: int
+    added: int
+    already_present: int
+    invalid: int
+    invalid_lines: list[InvalidLine] = Field(description="The first IMPORT_MAX_REPORTED_INVALID invalid lines")
+    invalid_lines_truncated: bool
+
+
 def _scope(account_id: int | None, list_name: str | None) -> lists.Scope:
     """The scope the caller may act on: senders their own account, staff any."""
     who = caller()
@@ -79,7 +131,7 @@ def entry_json(row: Suppression) -> dict:
             "expires_at": iso(row.expires_at), "event_id": row.event_id}
 
 
-@bp.get("")
+@bp.get("", responses={200: SuppressionPage})
 @requires(Role.sender, Role.staff)
 def list_suppressions(query: ListQuery):
     """Page through suppressions, newest first; filter by list, reason, source or address."""
@@ -90,7 +142,7 @@ def list_suppressions(query: ListQuery):
     return {"items": [entry_json(r) for r in rows], "next": cursor}
 
 
-@bp.post("")
+@bp.post("", responses={201: Added, 200: Added, **CONFLICT, **UNSUPPORTED})
 @requires(Role.sender, Role.staff)
 def add_suppressions(body: AddBody):
     """Suppress up to 1,000 addresses; the response says which were added and which were invalid."""
@@ -117,7 +169,7 @@ def add_suppressions(body: AddBody):
     return {"added": added, "already_present": present, "invalid": invalid}, 201 if added else 200
 
 
-@bp.delete("/<path:address>")
+@bp.delete("/<path:address>", responses={200: Removed})
 @requires(Role.sender, Role.staff)
 def delete_suppression(path: AddressPath, query: DeleteQuery):
     """Remove one entry. Senders: only manual or imported entries; staff: anything, with a reason."""
@@ -127,7 +179,7 @@ def delete_suppression(path: AddressPath, query: DeleteQuery):
     return {"removed": entry_json(row)}
 
 
-@bp.get("/export", responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})
+@bp.get("/export", responses={200: text_response("text/csv", "One line per suppression, after a header line")})
 @requires(Role.sender, Role.staff)
 def export_suppressions(query: ScopeQuery):
     """All suppressions in scope as CSV, streamed."""
@@ -147,7 +199,8 @@ def export_suppressions(query: ScopeQuery):
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-@bp.post("/import", openapi_extensions={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}})
+@bp.post("/import", responses={200: ImportReport, **CONFLICT, **UNSUPPORTED},
+         openapi_extensions={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}})
 @requires(Role.sender, Role.staff)
 def import_suppressions(query: ImportQuery):
     """Bulk-add a CSV (or one address a line) of any size; counts added, present and invalid lines."""
