@@ -4,10 +4,11 @@ the document says, key for key."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 
-from suppression.api.schemas import ERRORS
+from suppression.api.schemas import ERRORS, MAX_CHECK_ADDRESSES, MAX_PAGE_SIZE, MAX_SUPPRESSION_BATCH
 from suppression.db import db, utcnow
 from suppression.models import Alert, AlertStatus, Event, Finding, FindingSeverity, Severity
 
@@ -191,8 +192,8 @@ def test_real_answers_match_the_document(app, spec, staff, dealer, findings_and_
         ("/v1/accounts", "post", staff, {"json": {"name": "Gamma", "domains": ["beta.example"]}}, 409),
         ("/v1/accounts", "get", staff, {}, 200),
         ("/v1/accounts/{account_id}", "get", staff, {"path": account}, 200),
-        ("/v1/accounts/{account_id}/metrics", "get", staff, {"path": account + "/metrics?from=2026-01-01&to=2026-01-03"},
-         200),
+        ("/v1/accounts/{account_id}/metrics", "get", staff,
+         {"path": account + "/metrics", "query_string": {"from": "2026-01-01", "to": "2026-01-03"}}, 200),
         ("/v1/accounts/{account_id}/reinstate", "post", staff, {"path": account + "/reinstate",
                                                                 "json": {"reason": "x"}}, 409),
         ("/v1/accounts/{account_id}/suspend", "post", staff, {"path": account + "/suspend", "json": {"reason": "x"}},
@@ -234,3 +235,10 @@ def _schemas(response: dict) -> list[str | dict]:
         if schema:
             found.append(schema.get("$ref", schema))
     return found
+
+
+def test_the_readme_states_the_limits_of_a_call():
+    api = Path(__file__).parent.parent.joinpath("README.md").read_text().split("## API", 1)[1].split("\n## ", 1)[0]
+    assert f"{MAX_SUPPRESSION_BATCH:,} entries for `POST /v1/suppressions`" in " ".join(api.split())
+    assert f"{MAX_CHECK_ADDRESSES:,} addresses for `/v1/check`" in " ".join(api.split())
+    assert f"{MAX_PAGE_SIZE:,} items a page" in api
