@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from seedlist import secrets
 from suppression import audit
 from suppression.addresses import normalize
-from suppression.db import db, iso, keyset_page, utcnow
+from suppression.db import MAX_SMALL_ID, db, iso, keyset_page, utcnow
 from suppression.errors import Conflict, Invalid, NotFound
 from suppression.models import Seed, SeedKind, SeedStatus
 
@@ -64,7 +64,7 @@ def _kind(value: str) -> SeedKind:
 
 
 def get(seed_id: int) -> Seed:
-    seed = db.session.get(Seed, seed_id)
+    seed = db.session.get(Seed, seed_id) if 0 < seed_id <= MAX_SMALL_ID else None
     if seed is None:
         raise NotFound(f"no seed {seed_id}")
     return seed

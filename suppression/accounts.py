@@ -10,7 +10,7 @@ from flask import current_app
 from sqlalchemy import update
 
 from suppression import audit
-from suppression.db import db, driver_rows, utcnow
+from suppression.db import MAX_SMALL_ID, db, driver_rows, utcnow
 from suppression.errors import Conflict, Invalid, NotFound
 from suppression.models import Account, AccountDomain, AccountStatus, ApiKey, Role
 
@@ -25,7 +25,7 @@ def digest(key: str) -> str:
 
 def get(account_id: int) -> Account:
     """The account, or NotFound."""
-    account = db.session.get(Account, account_id)
+    account = db.session.get(Account, account_id) if 0 < account_id <= MAX_SMALL_ID else None
     if account is None:
         raise NotFound(f"no account {account_id}")
     return account

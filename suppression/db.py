@@ -45,6 +45,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+MAX_SMALL_ID = 2**31 - 1  # the INTEGER keys (accounts, seeds): a larger id names nothing
+
+
 def iso(value: datetime | None) -> str | None:
     """ISO 8601 in UTC with a Z, or None."""
     if value is None:

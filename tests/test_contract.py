@@ -33,6 +33,7 @@ def ingest(app, client) -> Api:
     ("post", f"/v1/accounts/{HUGE}/reinstate"), ("get", f"/v1/accounts/{HUGE}/metrics"),
     ("get", f"/v1/alerts/{HUGE}"), ("post", f"/v1/seeds/{HUGE}/retire"), ("get", f"/v1/findings/{HUGE}/raw"),
     ("get", f"/v1/accounts/{HUGE * 10**30}"),
+    ("get", f"/v1/accounts/{2**31}"), ("post", f"/v1/seeds/{2**31}/retire"),  # past the INTEGER keys
 ])
 def test_an_id_past_64_bits_in_a_path_names_nothing(staff, method, path):
     assert error(getattr(staff, method)(path, json={"reason": "x"}), 404)["code"] == "not_found"
@@ -46,6 +47,7 @@ def test_an_event_id_past_64_bits_names_nothing(ingest):
     f"/v1/suppressions?before={HUGE}", f"/v1/suppressions?account_id={HUGE}", f"/v1/accounts?before={HUGE}",
     f"/v1/audit?before={HUGE}", f"/v1/audit?account_id={HUGE}", f"/v1/suppressions/export?account_id={HUGE}",
     f"/v1/alerts?account_id={HUGE}", f"/v1/findings?seed_id={HUGE}",
+    f"/v1/suppressions?account_id={2**31}", f"/v1/accounts?before={2**31}", f"/v1/seeds?before={2**31}",
 ])
 def test_an_id_past_64_bits_in_a_parameter_is_a_422_naming_it(staff, path):
     found = error(staff.get(path), 422)

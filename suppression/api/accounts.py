@@ -1,20 +1,35 @@
 """Staff: dealer accounts, their suspension, and the audit log."""
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import date, timedelta
 
-from pydantic import Field
+from pydantic import BaseModel, Field, create_model
 from sqlalchemy import func, select
 
 from suppression import accounts, aup, counters
 from suppression.api.auth import actor, requires
 from suppression.api.blueprint import api_blueprint
-from suppression.api.schemas import MAX_PAGE_SIZE, Id, Strict
+from suppression.api.schemas import (
+    CONFLICT,
+    MAX_PAGE_SIZE,
+    UNSUPPORTED,
+    Id,
+    Page,
+    SmallId,
+    Strict,
+)
 from suppression.db import db, iso, keyset_page, utcnow
 from suppression.errors import Invalid
-from suppression.models import Account, AuditEntry, Role, Suppression
-from suppression.policy import RATE_RULES, Counts, Reading
+from suppression.models import (
+    Account,
+    AccountStatus,
+    AuditEntry,
+    Reason,
+    Role,
+    Suppression,
+)
+from suppression.policy import RATE_RULES, Counts, Level, Reading
 
 bp = api_blueprint("accounts", __name__, "staff")
 
@@ -41,9 +56,50 @@ class PageQuery(Strict):
     before: Id | None = None
 
 
+class AccountPageQuery(Strict):
+    limit: int = Field(100, ge=1, le=MAX_PAGE_SIZE)
+    before: SmallId | None = None
+
+
 class AuditQuery(PageQuery):
-    account_id: Id | None = None
+    account_id: SmallId | None = None
     action: str | None = None
+
+
+# What the views answer (the OpenAPI document's response schemas).
+
+class AccountView(BaseModel):
+    id: int
+    name: str
+    status: AccountStatus
+    suspension_reason: str | None
+    suspended_at: str | None = Field(description="UTC, ISO 8601")
+    domains: list[str]
+    postal_address: str | None
+    created_at: str = Field(description="UTC, ISO 8601")
+
+
+class AccountDetail(AccountView):
+    suppressions: dict[Reason, int] = Field(description="Its suppressions by reason (reasons with none left out)")
+
+
+class AccountPage(Page):
+    items: list[AccountView]
+
+
+class AuditView(BaseModel):
+    id: int
+    at: str = Field(description="UTC, ISO 8601")
+    actor: str = Field(description="key:<id>, staff:<address>, or the job that acted")
+    action: str
+    target: str
+    account_id: int | None
+    reason: str | None
+    details: dict | None
+
+
+class AuditPage(Page):
+    items: list[AuditView]
 
 
 def account_json(account: Account) -> dict:
@@ -53,7 +109,7 @@ def account_json(account: Account) -> dict:
             "created_at": iso(account.created_at)}
 
 
-@bp.post("/accounts")
+@bp.post("/accounts", responses={201: AccountView, **CONFLICT, **UNSUPPORTED})
 @requires(Role.staff)
 def create_account(body: AccountBody):
     """Create a dealer account with its sending domains."""
@@ -62,15 +118,15 @@ def create_account(body: AccountBody):
     return account_json(account), 201
 
 
-@bp.get("/accounts")
+@bp.get("/accounts", responses={200: AccountPage})
 @requires(Role.staff)
-def list_accounts(query: PageQuery):
+def list_accounts(query: AccountPageQuery):
     """Accounts, newest first."""
     rows, cursor = keyset_page(select(Account), Account.id, query.limit, query.before)
     return {"items": [account_json(a) for a in rows], "next": cursor}
 
 
-@bp.get("/accounts/<int:account_id>")
+@bp.get("/accounts/<int:account_id>", responses={200: AccountDetail})
 @requires(Role.staff)
 def show_account(path: AccountPath):
     """One account, with its suppression counts by reason."""
@@ -80,7 +136,7 @@ def show_account(path: AccountPath):
     return account_json(account) | {"suppressions": {r.value: n for r, n in counts}}
 
 
-@bp.post("/accounts/<int:account_id>/suspend")
+@bp.post("/accounts/<int:account_id>/suspend", responses={200: AccountView, **CONFLICT, **UNSUPPORTED})
 @requires(Role.staff)
 def suspend_account(path: AccountPath, body: ReasonBody):
     """Suspend the account: its check calls get 403 account_suspended at once."""
@@ -89,7 +145,7 @@ def suspend_account(path: AccountPath, body: ReasonBody):
     return account_json(account)
 
 
-@bp.post("/accounts/<int:account_id>/reinstate")
+@bp.post("/accounts/<int:account_id>/reinstate", responses={200: AccountView, **CONFLICT, **UNSUPPORTED})
 @requires(Role.staff)
 def reinstate_account(path: AccountPath, body: ReasonBody):
     """Let a suspended account send again."""
@@ -106,7 +162,31 @@ class MetricsQuery(Strict):
 RATES = {rule.name: rule.counter for rule in RATE_RULES}
 
 
-@bp.get("/accounts/<int:account_id>/metrics")
+# A day's counters, and each rate rule's rate that day (null without sends): they follow Counts
+# and RATE_RULES, so the document cannot drift from what _day_json answers.
+DayView = create_model("DayView", day=(date, ...), **{f.name: (int, ...) for f in fields(Counts)},
+                       **{rule: (float | None, ...) for rule in RATES})
+
+
+class ReadingView(BaseModel):
+    rule: str
+    value: float | None = Field(description="null: undefined, too little volume")
+    level: Level | None = Field(description="The level crossed, if any")
+    threshold: float = Field(description="The crossed level's threshold, else the warning threshold")
+    window_days: int
+    volume: int = Field(description="Sends in the window")
+    events: int = Field(description="The rule's events in the window")
+
+
+class AccountMetrics(BaseModel):
+    account_id: int
+    first: date = Field(alias="from")
+    last: date = Field(alias="to")
+    days: list[DayView]
+    rules: list[ReadingView]
+
+
+@bp.get("/accounts/<int:account_id>/metrics", responses={200: AccountMetrics})
 @requires(Role.staff)
 def account_metrics(path: AccountPath, query: MetricsQuery):
     """Daily counters and rates for a range of days (at most a year), and each AUP rule's reading now."""
@@ -133,7 +213,7 @@ def _reading_json(reading: Reading) -> dict:
             "events": reading.events}
 
 
-@bp.get("/audit")
+@bp.get("/audit", responses={200: AuditPage})
 @requires(Role.staff)
 def audit_log(query: AuditQuery):
     """The audit log, newest first, optionally for one account or action."""

@@ -1,12 +1,20 @@
 """Staff: AUP alerts, and their lifecycle (open → acknowledged → resolved or dismissed)."""
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from suppression import alerts
 from suppression.api.auth import actor, requires
 from suppression.api.blueprint import api_blueprint
-from suppression.api.schemas import MAX_PAGE_SIZE, Id, Strict
+from suppression.api.schemas import (
+    CONFLICT,
+    MAX_PAGE_SIZE,
+    UNSUPPORTED,
+    Id,
+    Page,
+    SmallId,
+    Strict,
+)
 from suppression.db import db, iso
 from suppression.models import Alert, AlertStatus, Role, Severity
 from suppression.policy import RULES
@@ -18,7 +26,7 @@ class AlertQuery(Strict):
     status: AlertStatus | None = None
     severity: Severity | None = None
     rule: str | None = Field(None, description=", ".join(RULES))
-    account_id: Id | None = None
+    account_id: SmallId | None = None
     limit: int = Field(100, ge=1, le=MAX_PAGE_SIZE)
     before: Id | None = Field(None, description="The `next` cursor of the previous page.")
 
@@ -29,6 +37,41 @@ class AlertPath(Strict):
 
 class NoteBody(Strict):
     note: str | None = Field(None, max_length=2000, description="Why; required to resolve or dismiss.")
+
+
+# What the views answer (the OpenAPI document's response schemas).
+
+class Evidence(BaseModel):
+    event_id: int
+    href: str = Field(description="/v1/inbound/<event_id>")
+
+
+class Signoff(BaseModel):
+    at: str = Field(description="UTC, ISO 8601")
+    by: str
+    note: str | None
+
+
+class AlertView(BaseModel):
+    id: int
+    account_id: int
+    rule: str
+    severity: Severity
+    status: AlertStatus
+    value: float = Field(description="The rate (or count) when last evaluated")
+    threshold: float = Field(description="The level of `severity` it crossed")
+    window_days: int
+    volume: int = Field(description="Sends in the window")
+    events: int = Field(description="The rule's events in the window")
+    evidence: list[Evidence] = Field(description="The events behind it, newest first")
+    opened_at: str = Field(description="UTC, ISO 8601")
+    evaluated_at: str = Field(description="UTC, ISO 8601")
+    acknowledged: Signoff | None
+    closed: Signoff | None = Field(description="Resolved or dismissed")
+
+
+class AlertPage(Page):
+    items: list[AlertView]
 
 
 def alert_json(alert: Alert) -> dict:
@@ -45,7 +88,11 @@ def _by(at, who, note) -> dict | None:
     return None if at is None else {"at": iso(at), "by": who, "note": note}
 
 
-@bp.get("/alerts")
+# A move the alert's status does not allow (resolving a dismissed alert) is a 409.
+MOVED = {200: AlertView, **CONFLICT, **UNSUPPORTED}
+
+
+@bp.get("/alerts", responses={200: AlertPage})
 @requires(Role.staff)
 def list_alerts(query: AlertQuery):
     """Alerts, newest first; filter by status, severity, rule or account."""
@@ -54,28 +101,28 @@ def list_alerts(query: AlertQuery):
     return {"items": [alert_json(a) for a in rows], "next": cursor}
 
 
-@bp.get("/alerts/<int:alert_id>")
+@bp.get("/alerts/<int:alert_id>", responses={200: AlertView})
 @requires(Role.staff)
 def show_alert(path: AlertPath):
     """One alert, with links to its evidence."""
     return alert_json(alerts.get(path.alert_id))
 
 
-@bp.post("/alerts/<int:alert_id>/acknowledge")
+@bp.post("/alerts/<int:alert_id>/acknowledge", responses=MOVED)
 @requires(Role.staff)
 def acknowledge_alert(path: AlertPath, body: NoteBody):
     """Someone is on it (an open alert only; the note is optional)."""
     return _move(path.alert_id, "acknowledge", body.note)
 
 
-@bp.post("/alerts/<int:alert_id>/resolve")
+@bp.post("/alerts/<int:alert_id>/resolve", responses=MOVED)
 @requires(Role.staff)
 def resolve_alert(path: AlertPath, body: NoteBody):
     """Dealt with, with a note; the rule crossing again opens a new alert."""
     return _move(path.alert_id, "resolve", body.note)
 
 
-@bp.post("/alerts/<int:alert_id>/dismiss")
+@bp.post("/alerts/<int:alert_id>/dismiss", responses=MOVED)
 @requires(Role.staff)
 def dismiss_alert(path: AlertPath, body: NoteBody):
     """Not a real problem, with a note."""

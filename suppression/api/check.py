@@ -4,13 +4,18 @@ from __future__ import annotations
 from itertools import islice
 
 from flask import Response, stream_with_context
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from suppression import lists
 from suppression.api import csvio, metrics
 from suppression.api.auth import caller, read_only, requires
 from suppression.api.blueprint import api_blueprint
-from suppression.api.schemas import MAX_CHECK_ADDRESSES, Error, Strict
+from suppression.api.schemas import (
+    MAX_CHECK_ADDRESSES,
+    UNSUPPORTED,
+    Strict,
+    text_response,
+)
 from suppression.errors import AccountSuspended
 from suppression.models import Role
 
@@ -26,7 +31,7 @@ class CheckBody(Strict):
     list_name: str | None = Field(None, alias="list", description="Also apply this list's opt-outs.")
 
 
-class Decision(Strict):
+class Decision(BaseModel):
     address: str
     normalized: str | None
     send: bool
@@ -35,7 +40,7 @@ class Decision(Strict):
     scope: str | None = Field(description="global, account or list: where the suppression lives")
 
 
-class CheckResult(Strict):
+class CheckResult(BaseModel):
     results: list[Decision]
 
 
@@ -49,7 +54,7 @@ def _active_account_id() -> int:
     return caller().account_id
 
 
-@bp.post("/check", responses={200: CheckResult})
+@bp.post("/check", responses={200: CheckResult, **UNSUPPORTED})
 @read_only
 @requires(Role.sender)
 def check(body: CheckBody):
@@ -59,7 +64,8 @@ def check(body: CheckBody):
     return {"results": decisions}
 
 
-@bp.post("/check/filter", responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, 415: Error},
+@bp.post("/check/filter",
+         responses={200: text_response("text/csv", "address,send,reason for each line"), **UNSUPPORTED},
          openapi_extensions={"requestBody": csvio.REQUEST_BODY})
 @read_only
 @requires(Role.sender)

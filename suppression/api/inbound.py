@@ -4,12 +4,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import current_app, request
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from suppression import events
 from suppression.api.auth import public, requires
 from suppression.api.blueprint import api_blueprint, takes_query
-from suppression.api.schemas import Id, Strict
+from suppression.api.schemas import UNSUPPORTED, Id, Strict
 from suppression.models import Role
 from suppression.web import bodies
 from workers import inbound
@@ -25,7 +25,7 @@ KIND_PARAMETER = {"parameters": [{"name": "kind", "in": "query", "required": Fal
     "description": "What the message is, if the sender knows: unsubscribe is mail to the mailto address"}]}
 
 
-class Accepted(Strict):
+class Accepted(BaseModel):
     id: int
     status: str
     duplicate: bool = Field(description="true when this message was received before: the same event")
@@ -35,7 +35,7 @@ class EventPath(Strict):
     event_id: Id
 
 
-class EventView(Strict):
+class EventView(BaseModel):
     id: int
     source: str
     kind: str
@@ -48,7 +48,7 @@ class EventView(Strict):
     classification: dict | None
 
 
-@bp.post("/mail", responses={202: Accepted}, openapi_extensions=RAW_MAIL | KIND_PARAMETER)
+@bp.post("/mail", responses={202: Accepted, **UNSUPPORTED}, openapi_extensions=RAW_MAIL | KIND_PARAMETER)
 @requires(Role.ingest)
 @takes_query("kind")
 def inbound_mail():
@@ -58,33 +58,33 @@ def inbound_mail():
     return {"id": accepted.id, "status": accepted.status, "duplicate": accepted.duplicate}, 202
 
 
-class ProviderAccepted(Strict):
+class ProviderAccepted(BaseModel):
     ids: list[int] = Field(description="One event per provider event (per recipient); duplicates keep their first id")
     duplicates: int
 
 
-@bp.post("/ses", responses={202: ProviderAccepted}, security=[])
+@bp.post("/ses", responses={202: ProviderAccepted, **UNSUPPORTED}, security=[])
 @public
 def inbound_ses():
     """Amazon SES notifications via SNS (Bounce, Complaint; SubscriptionConfirmation confirmed)."""
     return _accept("ses")
 
 
-@bp.post("/sendgrid", responses={202: ProviderAccepted}, security=[])
+@bp.post("/sendgrid", responses={202: ProviderAccepted, **UNSUPPORTED}, security=[])
 @public
 def inbound_sendgrid():
     """SendGrid's signed event webhook (bounce, blocked, dropped, spamreport, unsubscribes)."""
     return _accept("sendgrid")
 
 
-@bp.post("/mailgun", responses={202: ProviderAccepted}, security=[])
+@bp.post("/mailgun", responses={202: ProviderAccepted, **UNSUPPORTED}, security=[])
 @public
 def inbound_mailgun():
     """Mailgun's webhook (HMAC-signed; stale or replayed timestamps refused)."""
     return _accept("mailgun")
 
 
-@bp.post("/postmark", responses={202: ProviderAccepted}, security=[])
+@bp.post("/postmark", responses={202: ProviderAccepted, **UNSUPPORTED}, security=[])
 @public
 @takes_query("token")
 def inbound_postmark():

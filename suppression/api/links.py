@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 import logging
+from typing import Literal
 from urllib.parse import urlsplit
 
 from flask import current_app
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from suppression import lists, tokens, unsubscribe
 from suppression.addresses import normalize
 from suppression.api.auth import caller, read_only, requires
 from suppression.api.blueprint import api_blueprint
-from suppression.api.schemas import MAX_LINK_RECIPIENTS, Strict
+from suppression.api.schemas import MAX_LINK_RECIPIENTS, UNSUPPORTED, Strict
 from suppression.errors import AccountSuspended
 from suppression.models import Role
 
@@ -32,26 +33,28 @@ class LinksBody(Strict):
     recipients: list[Recipient] = Field(max_length=MAX_LINK_RECIPIENTS, description="Up to 10,000 recipients.")
 
 
-class Headers(Strict):
+class Headers(BaseModel):
     list_unsubscribe: str = Field(alias="List-Unsubscribe")
     list_unsubscribe_post: str = Field(alias="List-Unsubscribe-Post")
 
 
-class Link(Strict):
+class Link(BaseModel):
+    """A valid address has url, mailto and headers; an invalid one has error instead."""
+
     address: str
     normalized: str | None
     list_name: str | None = Field(None, alias="list")
     url: str | None = Field(None, description="The https one-click and confirmation page URL.")
     mailto: str | None = Field(None, description="null when the service has no mail domain to receive it.")
     headers: Headers | None = Field(None, description="Put both in the message, signed by DKIM.")
-    error: str | None = Field(None, description="invalid_address: no link for this one.")
+    error: Literal["invalid_address"] | None = Field(None, description="No link for this one.")
 
 
-class LinksResult(Strict):
+class LinksResult(BaseModel):
     results: list[Link]
 
 
-@bp.post("/unsubscribe-links", responses={200: LinksResult})
+@bp.post("/unsubscribe-links", responses={200: LinksResult, **UNSUPPORTED})
 @read_only
 @requires(Role.sender)
 def unsubscribe_links(body: LinksBody):

@@ -23,6 +23,7 @@ from config import SettingsError
 from suppression.api.auth import public
 from suppression.api.blueprint import api_blueprint
 from suppression.api.collector import ServiceCollector
+from suppression.api.schemas import text_response
 from suppression.errors import Unauthenticated
 from suppression.web import ratelimit
 
@@ -60,7 +61,7 @@ def init_app(app: Flask) -> None:
     app.extensions["metrics"] = registry
 
 
-@bp.get("/metrics", responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
+@bp.get("/metrics", responses={200: text_response("text/plain", "Prometheus's text format")})
 @public
 def metrics():
     """The service's figures for Prometheus; with METRICS_TOKEN set, for its bearer only."""

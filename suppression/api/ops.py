@@ -1,7 +1,10 @@
 """Liveness and readiness for load balancers and orchestrators."""
 from __future__ import annotations
 
+from typing import Literal
+
 from flask import current_app
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from suppression.api.auth import public
@@ -11,15 +14,28 @@ from suppression.db import db
 bp = api_blueprint("ops", __name__, "ops", url_prefix="", bearer=False)
 
 
+class Health(BaseModel):
+    status: Literal["ok"]
 
-@bp.get("/healthz")
+
+class Checks(BaseModel):
+    database: str = Field(description="ok, or error: and what failed")
+    redis: str = Field(None, description="ok, or error: and what failed; absent without REDIS_URL")
+
+
+class Readiness(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: Checks
+
+
+@bp.get("/healthz", responses={200: Health})
 @public
 def healthz():
     """The process is up."""
     return {"status": "ok"}
 
 
-@bp.get("/readyz")
+@bp.get("/readyz", responses={200: Readiness, 503: Readiness})
 @public
 def readyz():
     """The database (and Redis, when configured) answer; 503 naming what does not."""

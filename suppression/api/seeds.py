@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Literal
 
 from flask import Response, current_app
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from seedlist import assignments, findings
 from seedlist import seeds as seedlist
@@ -12,10 +12,19 @@ from seedlist.audit import RULES
 from suppression import accounts, events
 from suppression.api.auth import actor, caller, requires
 from suppression.api.blueprint import api_blueprint
-from suppression.api.schemas import MAX_PAGE_SIZE, Id, Strict
+from suppression.api.schemas import (
+    CONFLICT,
+    MAX_PAGE_SIZE,
+    UNSUPPORTED,
+    Id,
+    Page,
+    SmallId,
+    Strict,
+    text_response,
+)
 from suppression.db import commit, db
 from suppression.errors import AccountSuspended, NotFound
-from suppression.models import Finding, Role
+from suppression.models import Finding, FindingSeverity, Role, SeedKind, SeedStatus
 
 bp = api_blueprint("seeds", __name__, "seeds")
 
@@ -37,7 +46,7 @@ class SeedQuery(Strict):
     status: Literal["active", "retired"] | None = None
     provider: str | None = Field(None, max_length=32)
     limit: int = Field(100, ge=1, le=MAX_PAGE_SIZE)
-    before: Id | None = Field(None, description="The `next` cursor of the previous page.")
+    before: SmallId | None = Field(None, description="The `next` cursor of the previous page.")
 
 
 class SeedPath(Strict):
@@ -53,8 +62,8 @@ class AssignmentQuery(Strict):
 
 
 class FindingQuery(Strict):
-    account_id: Id | None = None
-    seed_id: Id | None = None
+    account_id: SmallId | None = None
+    seed_id: SmallId | None = None
     rule: str | None = Field(None, max_length=40, description=FINDING_RULES)
     severity: Literal["info", "warning", "critical"] | None = None
     limit: int = Field(50, ge=1, le=200)
@@ -73,7 +82,72 @@ class ComplianceQuery(Strict):
     days: int = Field(30, ge=1, le=365)
 
 
-@bp.post("/seeds")
+# What the views answer (the OpenAPI document's response schemas).
+
+RAW_MESSAGE = text_response("message/rfc822", "The message as it arrived")
+
+
+class Mailbox(BaseModel):
+    configured: bool
+    host: str | None = Field(description="scheme://host:port of the sealed IMAP URL; never its credentials")
+
+
+class SeedView(BaseModel):
+    id: int
+    address: str
+    kind: SeedKind
+    provider: str
+    status: SeedStatus
+    mailbox: Mailbox
+    created_at: str = Field(description="UTC, ISO 8601")
+    created_by: str
+    retired_at: str | None
+
+
+class SeedPage(Page):
+    items: list[SeedView]
+
+
+class Assignment(BaseModel):
+    campaign: str
+    header: str = Field(description="The header each message must carry the campaign id in")
+    addresses: list[str]
+
+
+class FindingView(BaseModel):
+    id: int
+    rule: str
+    severity: FindingSeverity
+    detail: str
+    account_id: int | None
+    seed_id: int | None
+    event_id: int
+    created_at: str = Field(description="UTC, ISO 8601")
+    message: str = Field(description="The message's first 64 KiB, as text")
+    message_bytes: int
+    message_truncated: bool
+    message_href: str = Field(description="The whole message, as message/rfc822")
+
+
+class FindingPage(Page):
+    items: list[FindingView]
+
+
+class RuleShare(BaseModel):
+    passed: int
+    failed: int
+    unknown: int
+    pass_rate: float | None = Field(description="passed / (passed + failed); null when none was judged")
+
+
+class Compliance(BaseModel):
+    account_id: int
+    days: int
+    messages: int
+    rules: dict[str, RuleShare]
+
+
+@bp.post("/seeds", responses={201: SeedView, **CONFLICT, **UNSUPPORTED})
 @requires(Role.staff)
 def create_seed(body: SeedBody):
     """Add a seed; its mailbox (IMAP URL) is sealed at rest and never returned."""
@@ -82,7 +156,7 @@ def create_seed(body: SeedBody):
     return seedlist.view(seed), 201
 
 
-@bp.get("/seeds")
+@bp.get("/seeds", responses={200: SeedPage})
 @requires(Role.staff)
 def list_seeds(query: SeedQuery):
     """Seeds, newest first; filter by kind, status or provider."""
@@ -90,7 +164,7 @@ def list_seeds(query: SeedQuery):
     return {"items": [seedlist.view(s) for s in rows], "next": cursor}
 
 
-@bp.post("/seeds/<int:seed_id>/retire")
+@bp.post("/seeds/<int:seed_id>/retire", responses={200: SeedView, **CONFLICT, **UNSUPPORTED})
 @requires(Role.staff)
 def retire_seed(path: SeedPath, body: RetireBody):
     """Stop using a seed: never handed out again; its findings stay."""
@@ -99,7 +173,7 @@ def retire_seed(path: SeedPath, body: RetireBody):
     return seedlist.view(seed)
 
 
-@bp.get("/seeds/assignments")
+@bp.get("/seeds/assignments", responses={200: Assignment})
 @requires(Role.sender)
 def seed_assignments(query: AssignmentQuery):
     """The seed addresses to add to this campaign (the same every time it is asked); each message
@@ -114,7 +188,7 @@ def seed_assignments(query: AssignmentQuery):
             "addresses": [seed.address for seed in chosen]}
 
 
-@bp.get("/findings")
+@bp.get("/findings", responses={200: FindingPage})
 @requires(Role.staff)
 def list_findings(query: FindingQuery):
     """What the seed audit found, newest first, each with its message (the first 64 KiB inline)."""
@@ -124,7 +198,7 @@ def list_findings(query: FindingQuery):
     return {"items": [_with_message(f, *heads.get(f.event_id, (b"", 0))) for f in rows], "next": cursor}
 
 
-@bp.get("/findings/<int:finding_id>/raw")
+@bp.get("/findings/<int:finding_id>/raw", responses={200: RAW_MESSAGE})
 @requires(Role.staff)
 def finding_message(path: FindingPath):
     """The whole message a finding is about, as it arrived (message/rfc822)."""
@@ -136,7 +210,7 @@ def finding_message(path: FindingPath):
                     headers={"Content-Disposition": f'attachment; filename="finding-{finding.id}.eml"'})
 
 
-@bp.get("/accounts/<int:account_id>/compliance")
+@bp.get("/accounts/<int:account_id>/compliance", responses={200: Compliance})
 @requires(Role.staff)
 def compliance(path: AccountPath, query: ComplianceQuery):
     """The share of the account's seed messages passing each audit rule over the last `days` days."""

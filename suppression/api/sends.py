@@ -5,12 +5,12 @@ import re
 from datetime import date
 
 from flask import request
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from suppression import sends
 from suppression.api.auth import caller, requires
 from suppression.api.blueprint import api_blueprint
-from suppression.api.schemas import Strict
+from suppression.api.schemas import CONFLICT, UNSUPPORTED, Strict
 from suppression.db import commit
 from suppression.errors import AccountSuspended, Invalid
 from suppression.models import Role
@@ -30,7 +30,7 @@ class SendsBody(Strict):
     day: date | None = Field(None, description="The UTC day they were sent (default today; up to 31 days back).")
 
 
-class Counted(Strict):
+class Counted(BaseModel):
     id: int
     count: int
     day: date
@@ -38,7 +38,8 @@ class Counted(Strict):
     counted: bool = Field(description="false when this key's report was counted before: this is a retry")
 
 
-@bp.post("/sends", responses={201: Counted, 200: Counted}, openapi_extensions=IDEMPOTENCY_KEY)
+@bp.post("/sends", responses={201: Counted, 200: Counted, **CONFLICT, **UNSUPPORTED},
+         openapi_extensions=IDEMPOTENCY_KEY)
 @requires(Role.sender)
 def report_sends(body: SendsBody):
     """Report sends: counted once per Idempotency-Key; the same key with another report is 409."""

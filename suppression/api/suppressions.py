@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from itertools import islice
+from typing import Literal
 
 from flask import Response, current_app, stream_with_context
 from pydantic import AwareDatetime, BaseModel, Field
@@ -12,11 +13,15 @@ from suppression.api import csvio
 from suppression.api.auth import actor, caller, requires
 from suppression.api.blueprint import api_blueprint
 from suppression.api.schemas import (
+    CONFLICT,
     MAX_PAGE_SIZE,
     MAX_SUPPRESSION_BATCH,
-    Error,
+    UNSUPPORTED,
     Id,
+    Page,
+    SmallId,
     Strict,
+    text_response,
 )
 from suppression.db import db, iso, keyset_page, utcnow
 from suppression.errors import Forbidden, Invalid, NotFound
@@ -30,7 +35,7 @@ EXPORT_CHUNK = 5_000
 
 
 class ScopeQuery(Strict):
-    account_id: Id | None = Field(None, description="Staff: that account (default: the global list). "
+    account_id: SmallId | None = Field(None, description="Staff: that account (default: the global list). "
                                                      "Senders: only their own.")
     list_name: str | None = Field(None, alias="list", description="A list of the account.")
 
@@ -51,7 +56,7 @@ class Entry(Strict):
 class AddBody(Strict):
     suppressions: list[Entry] = Field(max_length=MAX_SUPPRESSION_BATCH)
     list_name: str | None = Field(None, alias="list")
-    account_id: Id | None = None
+    account_id: SmallId | None = None
     expires_at: AwareDatetime | None = Field(None, description="When the entries lapse (with a time zone).")
 
 
@@ -67,7 +72,8 @@ class InvalidLine(BaseModel):
     line: int
     value: str = Field(description="The address cell as sent (its first 320 characters); bytes that "
                                    "were not UTF-8 escaped, as in `m\\xfcller@example.de`.")
-    reason: str = Field(description="invalid_address, or invalid_encoding: the line is not UTF-8")
+    reason: Literal["invalid_address", "invalid_encoding"] = Field(
+        description="invalid_address, or invalid_encoding: the line is not UTF-8")
 
 
 class ImportReport(BaseModel):
@@ -81,6 +87,34 @@ class ImportReport(BaseModel):
 
 class AddressPath(Strict):
     address: str
+
+
+# What the views answer (the OpenAPI document's response schemas).
+
+class SuppressionView(BaseModel):
+    address: str
+    scope: Literal["global", "account", "list"]
+    account_id: int | None = Field(description="null on the global list")
+    list_name: str | None = Field(alias="list")
+    reason: Reason
+    source: str = Field(description="api, import, console, or what suppressed it (an event's source)")
+    created_at: str = Field(description="UTC, ISO 8601")
+    expires_at: str | None
+    event_id: int | None = Field(description="The inbound event that caused it")
+
+
+class SuppressionPage(Page):
+    items: list[SuppressionView]
+
+
+class Added(BaseModel):
+    added: list[str] = Field(description="Normalized addresses suppressed now")
+    already_present: list[str] = Field(description="Normalized addresses suppressed before")
+    invalid: list[str] = Field(description="Addresses as sent that are not addresses")
+
+
+class Removed(BaseModel):
+    removed: SuppressionView
 
 
 def _scope(account_id: int | None, list_name: str | None) -> lists.Scope:
@@ -101,7 +135,7 @@ def entry_json(row: Suppression) -> dict:
             "expires_at": iso(row.expires_at), "event_id": row.event_id}
 
 
-@bp.get("")
+@bp.get("", responses={200: SuppressionPage})
 @requires(Role.sender, Role.staff)
 def list_suppressions(query: ListQuery):
     """Page through suppressions, newest first; filter by list, reason, source or address."""
@@ -112,7 +146,7 @@ def list_suppressions(query: ListQuery):
     return {"items": [entry_json(r) for r in rows], "next": cursor}
 
 
-@bp.post("")
+@bp.post("", responses={201: Added, 200: Added, **CONFLICT, **UNSUPPORTED})
 @requires(Role.sender, Role.staff)
 def add_suppressions(body: AddBody):
     """Suppress up to 1,000 addresses; the response says which were added and which were invalid."""
@@ -139,7 +173,7 @@ def add_suppressions(body: AddBody):
     return {"added": added, "already_present": present, "invalid": invalid}, 201 if added else 200
 
 
-@bp.delete("/<path:address>")
+@bp.delete("/<path:address>", responses={200: Removed})
 @requires(Role.sender, Role.staff)
 def delete_suppression(path: AddressPath, query: DeleteQuery):
     """Remove one entry. Senders: only manual or imported entries; staff: anything, with a reason."""
@@ -149,7 +183,7 @@ def delete_suppression(path: AddressPath, query: DeleteQuery):
     return {"removed": entry_json(row)}
 
 
-@bp.get("/export", responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})
+@bp.get("/export", responses={200: text_response("text/csv", "One line per suppression, after a header line")})
 @requires(Role.sender, Role.staff)
 def export_suppressions(query: ScopeQuery):
     """All suppressions in scope as CSV, streamed."""
@@ -169,7 +203,8 @@ def export_suppressions(query: ScopeQuery):
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-@bp.post("/import", responses={200: ImportReport, 415: Error}, openapi_extensions={"requestBody": csvio.REQUEST_BODY})
+@bp.post("/import", responses={200: ImportReport, **CONFLICT, **UNSUPPORTED},
+         openapi_extensions={"requestBody": csvio.REQUEST_BODY})
 @requires(Role.sender, Role.staff)
 @csvio.takes_upload
 def import_suppressions(query: ImportQuery):
