@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test faults bench bench-unsubscribe worker services install install-dev install-browser install-nginx clean
+.PHONY: run test faults bench bench-unsubscribe worker services install install-dev install-browser install-nginx install-dovecot clean
 
 # The service's own packages (requirements.txt); install-dev adds the tests', checks' and benchmarks'
 # (requirements-dev.txt). Each has its marker, so `make run` after `make test` installs nothing more,
@@ -50,7 +50,12 @@ install-browser:
 install-nginx:
 	command -v nginx >/dev/null || test -x /usr/sbin/nginx || ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends nginx)
 
-test: install-dev install-browser install-nginx services
+# Dovecot, the IMAP server the seed-mailbox tests start on loopback with their own configuration
+# (tests/dovecot.py); Debian's service itself is not needed.
+install-dovecot:
+	test -x /usr/sbin/dovecot || ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends dovecot-imapd)
+
+test: install-dev install-browser install-nginx install-dovecot services
 	$(BIN)/python -m pytest
 
 # pytest.ini's testpaths is tests/: the fault tests are run by naming their directory.

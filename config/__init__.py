@@ -121,6 +121,12 @@ DEFAULTS: dict[str, object] = {
     "SEED_OPTOUT_TIMEOUT": 5,
     "SEED_OPTOUT_ALLOW_LOOPBACK": 0,
     "SEED_OPTOUT_CAFILE": "",
+    # Seed mailboxes read over IMAP (seedlist/imap.py): a read's time-out, the most messages one poll
+    # takes from a mailbox, and (tests only) plain IMAP to loopback and a CA file for its certificate.
+    "SEED_IMAP_TIMEOUT": 10,
+    "SEED_IMAP_MAX_MESSAGES": 1000,
+    "SEED_IMAP_ALLOW_PLAIN_LOOPBACK": 0,
+    "SEED_IMAP_CAFILE": "",
 }
 
 _INT_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, int)}

@@ -50,6 +50,18 @@ class Count:
 
 
 @dataclass(frozen=True)
+class Placement:
+    """The inbox-placement rule: the share of seed messages found in the inbox over the account's
+    last `campaigns` campaigns (with at least `min_seeds` seeds assigned); under `warning` is a
+    warning. A seed with no message `deadline_hours` after its assignment counts as missing."""
+
+    campaigns: int = 3
+    min_seeds: int = 10
+    warning: float = 0.75
+    deadline_hours: int = 6
+
+
+@dataclass(frozen=True)
 class Policy:
     soft_bounce_limit: int = 3  # soft bounces of one address within soft_bounce_days ...
     soft_bounce_days: int = 14
@@ -63,6 +75,7 @@ class Policy:
     optout_ignored: Count = field(default_factory=lambda: Count(days=30))  # to an opted-out seed: critical
     seed_findings: Count = field(default_factory=lambda: Count(days=30))  # seed content findings: warning
     optout_grace_hours: int = 48  # after an opt-out seed's unsubscribe, mail from that dealer is a violation
+    inbox_placement: Placement = field(default_factory=Placement)
     auto_suspend: bool = True  # an alert that opens or escalates critical suspends the account at once
 
     def windows(self) -> frozenset[int]:
@@ -90,7 +103,8 @@ def setting_names(shape=Policy, prefix: str = "") -> list[str]:
 
 
 def _nested_type(f):
-    return {"Rate": Rate, "Count": Count}.get(f.type if isinstance(f.type, str) else f.type.__name__)
+    return {"Rate": Rate, "Count": Count, "Placement": Placement}.get(
+        f.type if isinstance(f.type, str) else f.type.__name__)
 
 
 def _build(current, prefix: str, values: Mapping[str, object]):
@@ -151,6 +165,9 @@ def _check(policy: Policy) -> None:
     for name in ("soft_bounce_limit", "soft_bounce_days", "soft_bounce_suppress_days", "optout_grace_hours"):
         if getattr(policy, name) < 1:
             raise SettingsError(f"{name.upper()} must be at least 1")
+    placement = policy.inbox_placement
+    if placement.campaigns < 1 or placement.min_seeds < 1 or placement.deadline_hours < 1:
+        raise SettingsError("INBOX_PLACEMENT_CAMPAIGNS, _MIN_SEEDS and _DEADLINE_HOURS must be at least 1")
     for rule_name in ("trap_hits", "optout_ignored", "seed_findings"):
         rule, name = getattr(policy, rule_name), rule_name.upper()
         if rule.days < 1 or rule.threshold < 1:

@@ -101,7 +101,9 @@ def view(seed: Seed) -> dict:
     """A seed as staff see it: never its mailbox's URL."""
     return {"id": seed.id, "address": seed.address, "kind": seed.kind.value, "provider": seed.provider,
             "status": seed.status.value,
-            "mailbox": {"configured": seed.mailbox_sealed is not None, "host": seed.mailbox_host},
+            "mailbox": {"configured": seed.mailbox_sealed is not None, "host": seed.mailbox_host,
+                        "checked_at": iso(seed.mailbox_checked_at), "error": seed.mailbox_error,
+                        "failures": seed.mailbox_failures or 0, "next_poll_at": iso(seed.mailbox_next_poll_at)},
             "created_at": iso(seed.created_at), "created_by": seed.created_by, "retired_at": iso(seed.retired_at)}
 
 

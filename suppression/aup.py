@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import select
 
-from suppression import accounts, alerts, counters
+from suppression import accounts, alerts, counters, placements
 from suppression.db import db, dialect
 from suppression.models import Account, AccountStatus, Severity
 from suppression.policy import Counts, Reading, judge
@@ -29,9 +29,11 @@ def evaluate(account_ids: list[int] | None = None) -> Outcome:
     account with an open alert) and act on what the rules find."""
     policy = current_app.config["POLICY"]
     sums = counters.window_sums(policy.windows(), account_ids)
+    placed = _placement(account_ids, policy)
     open_now = alerts.open_alerts(account_ids)
     nothing = {n: Counts() for n in policy.windows()}
-    judged = {account_id: judge(sums.get(account_id, nothing), policy) for account_id in set(sums) | set(open_now)}
+    judged = {account_id: judge(sums.get(account_id, nothing), policy, placed.get(account_id))
+              for account_id in set(sums) | set(open_now) | set(placed)}
     # The common case, nothing crossed and nothing open, stops here; the others are locked, and
     # their open alerts read again under the lock.
     acting = sorted(a for a, found in judged.items() if a in open_now or any(r.level for r in found))
@@ -52,7 +54,12 @@ def readings(account_id: int) -> list[Reading]:
     """Every rule's reading of the account now."""
     policy = current_app.config["POLICY"]
     sums = counters.window_sums(policy.windows(), [account_id])[account_id]
-    return judge(sums, policy)
+    return judge(sums, policy, _placement([account_id], policy).get(account_id))
+
+
+def _placement(account_ids: list[int] | None, policy) -> dict[int, placements.Sample]:
+    rule = policy.inbox_placement
+    return placements.samples(account_ids, rule.campaigns, rule.deadline_hours)
 
 
 def _locked(account_ids: list[int]) -> dict[int, Account]:

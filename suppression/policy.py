@@ -118,7 +118,9 @@ TRAP_RULE = Rule("trap_hits", "trap_hits", Outcome.trap_hit)
 # Count rules: any count at or above the threshold within the window, whatever the volume.
 OPTOUT_RULE = Rule("optout_ignored", "optout_violations", Outcome.optout_ignored)
 SEED_FINDINGS_RULE = Rule("seed_findings", "seed_findings", Outcome.seed_finding)
-RULES = {rule.name: rule for rule in (*RATE_RULES, TRAP_RULE, OPTOUT_RULE, SEED_FINDINGS_RULE)}
+# Inbox placement reads the seeds' mailboxes, not the counters (suppression/placements.py).
+PLACEMENT_RULE = Rule("inbox_placement", "", None)
+RULES = {rule.name: rule for rule in (*RATE_RULES, TRAP_RULE, OPTOUT_RULE, SEED_FINDINGS_RULE, PLACEMENT_RULE)}
 
 
 @dataclass(frozen=True)
@@ -135,16 +137,35 @@ class Reading:
     events: int  # the rule's events in the window
 
 
-def judge(sums: Mapping[int, Counts], policy: Policy) -> list[Reading]:
+def judge(sums: Mapping[int, Counts], policy: Policy, placement: PlacementSample | None = None) -> list[Reading]:
     """Every rule's reading of one account, from its counters summed over each window (days ->
-    Counts, for each of policy.windows())."""
+    Counts, for each of policy.windows()), and its inbox placement when it has a sample."""
     readings = [_rate_reading(rule, getattr(policy, rule.name), sums[getattr(policy, rule.name).days])
                 for rule in RATE_RULES]
     counted = [_count_reading(rule, limits, sums[limits.days], level)
                for rule, limits, level in ((TRAP_RULE, policy.trap_hits, Level.critical),
                                            (OPTOUT_RULE, policy.optout_ignored, Level.critical),
                                            (SEED_FINDINGS_RULE, policy.seed_findings, Level.warning))]
-    return readings + counted
+    return readings + counted + ([placement_reading(placement, policy)] if placement is not None else [])
+
+
+class PlacementSample(Protocol):
+    """What suppression/placements.py samples: the decided seeds of the last campaigns."""
+
+    campaigns: int
+    seeds: int
+    inbox: int
+
+
+def placement_reading(sample: PlacementSample, policy: Policy) -> Reading:
+    """The inbox rate over the last campaigns: a warning under the threshold; undefined (None)
+    with fewer seeds than the rule's minimum."""
+    rule = policy.inbox_placement
+    if sample.seeds < rule.min_seeds:
+        return Reading(PLACEMENT_RULE.name, None, None, rule.warning, 30, sample.seeds, sample.inbox)
+    rate = sample.inbox / sample.seeds
+    return Reading(PLACEMENT_RULE.name, rate, Level.warning if rate < rule.warning else None, rule.warning,
+                   30, sample.seeds, sample.inbox)
 
 
 def _rate_reading(rule: Rule, limits: Rate, counts: Counts) -> Reading:

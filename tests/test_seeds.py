@@ -89,7 +89,8 @@ def test_staff_add_list_and_retire_seeds_and_a_mailbox_is_never_shown(app, staff
     made = add_seed(staff, "Seed-M1@Seeds.Example", "monitor", provider="gmail",
                     mailbox="imaps://seed-m1:s3cret-Pa55@imap.seeds.example/INBOX")
     assert made["address"] == MONITOR and made["provider"] == "gmail" and made["status"] == "active"
-    assert made["mailbox"] == {"configured": True, "host": "imaps://imap.seeds.example:993"}
+    assert made["mailbox"] == {"configured": True, "host": "imaps://imap.seeds.example:993", "checked_at": None,
+                               "error": None, "failures": 0, "next_poll_at": None}
     add_seed(staff, TRAP, "trap")
     listed = staff.get("/v1/seeds?kind=trap").get_json()["items"]
     assert [s["address"] for s in listed] == [TRAP]

@@ -21,7 +21,7 @@ from workers import connection, inline
 
 INBOUND = "inbound"  # stored inbound events: bounces, complaints, provider webhooks
 AUP = "aup"  # evaluating accounts against the AUP
-SEEDS = "seeds"  # auditing seed messages, opt-out seeds' one-click POSTs
+SEEDS = "seeds"  # auditing seed messages, opt-out seeds' one-click POSTs, polling seed mailboxes
 NAMES = (INBOUND, AUP, SEEDS)  # a worker listens on all of them, in this order
 
 RETRY = Retry(max=3, interval=[30, 60, 120])

@@ -39,4 +39,6 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic("aup-evaluate", "workers.jobs.evaluate_accounts", "*/5 * * * *", queue=queues.AUP),
     # Seed messages audited while DNS did not answer: their DKIM and DMARC rules checked again.
     Periodic("seed-dns-recheck", "workers.seed_jobs.recheck_seeds", "*/5 * * * *", queue=queues.SEEDS),
+    # Seed mailboxes read over IMAP: each due one (not backing off after an error) polled by its own job.
+    Periodic("seed-mailboxes", "workers.seed_jobs.poll_mailboxes", "*/5 * * * *", queue=queues.SEEDS),
 )

@@ -16,10 +16,10 @@ from datetime import timedelta
 from redis.exceptions import RedisError
 from rq.exceptions import DuplicateJobError
 
-from seedlist import findings, optouts
+from seedlist import findings, mailboxes, optouts
 from suppression import counters, events
 from suppression.db import db
-from suppression.models import EventStatus, SeedOptOut
+from suppression.models import EventStatus, Seed, SeedOptOut
 from workers import alerting, queues, reading, seeds
 
 MAX_ATTEMPTS = 8  # then the message is parked as failed for a person to look at (as workers/jobs.py)
@@ -135,3 +135,27 @@ def recheck_seeds() -> int:
         alerting.request_evaluation([result.account_id] if result.counts else [])
         done += 1
     return done
+
+
+def poll_mailboxes() -> int:
+    """Queue a poll of every seed mailbox that is due (workers/schedule.py); how many."""
+    due = mailboxes.due()
+    db.session.commit()
+    for seed_id in due:
+        try:
+            queues.enqueue(queues.SEEDS, "workers.seed_jobs.poll_mailbox", seed_id, job_id=f"seed-mailbox-{seed_id}",
+                           unique=True, retry=None)
+        except DuplicateJobError:
+            pass  # the previous poll of that mailbox is still waiting
+    return len(due)
+
+
+def poll_mailbox(seed_id: int) -> int:
+    """Read one seed's mailbox, store what is new, and hand it to the audit; how many were new."""
+    seed = db.session.get(Seed, seed_id)
+    if seed is None or seed.mailbox_sealed is None:
+        return 0
+    polled = mailboxes.poll(seed)
+    db.session.commit()
+    hand_over(polled.new_event_ids)
+    return len(polled.new_event_ids)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from seedlist import assignments, findings
 from seedlist import seeds as seedlist
 from seedlist.audit import RULES
-from suppression import accounts, events
+from suppression import accounts, events, placements
 from suppression.api.auth import actor, caller, requires
 from suppression.api.blueprint import api_blueprint
 from suppression.api.schemas import (
@@ -90,6 +90,10 @@ RAW_MESSAGE = text_response("message/rfc822", "The message as it arrived")
 class Mailbox(BaseModel):
     configured: bool
     host: str | None = Field(description="scheme://host:port of the sealed IMAP URL; never its credentials")
+    checked_at: str | None = Field(description="The last poll, UTC, ISO 8601")
+    error: str | None = Field(description="Why the last poll failed (auth, connect, timeout, protocol: ...)")
+    failures: int = Field(description="Polls failed in a row")
+    next_poll_at: str | None = Field(description="Set while backing off after a failure")
 
 
 class SeedView(BaseModel):
@@ -222,3 +226,67 @@ def _with_message(finding: Finding, head: bytes, length: int) -> dict:
     return findings.view(finding) | {
         "message": head.decode("utf-8", errors="replace"), "message_bytes": length,
         "message_truncated": length > len(head), "message_href": f"/v1/findings/{finding.id}/raw"}
+
+
+# Inbox placement ----------------------------------------------------------------------------------
+
+class PlacementQuery(Strict):
+    campaign: str = Field(max_length=200, description="The campaign id the messages carried.")
+
+
+class AccountPlacementQuery(Strict):
+    campaign: str | None = Field(None, max_length=200, description="One campaign's report, besides the trend.")
+    days: int = Field(30, ge=1, le=365)
+
+
+class Tally(BaseModel):
+    seeds: int = Field(description="Seeds assigned")
+    inbox: int
+    spam: int
+    other: int = Field(description="Another folder, or arrived by the inbound path (no folder to tell)")
+    missing: int = Field(description="No message by INBOX_PLACEMENT_DEADLINE_HOURS after the assignment")
+    pending: int = Field(description="Not yet at the deadline: in no rate")
+    inbox_rate: float | None
+    spam_rate: float | None
+    other_rate: float | None
+    missing_rate: float | None
+
+
+class CampaignPlacement(BaseModel):
+    campaign: str
+    overall: Tally
+    providers: dict[str, Tally] = Field(description="Per mailbox provider (gmail, outlook, yahoo, own, ...)")
+
+
+class DayPlacement(Tally):
+    day: str
+
+
+class AccountPlacement(BaseModel):
+    account_id: int
+    days: int
+    trend: list[DayPlacement] = Field(description="Per day of assignment, oldest first")
+    campaign: CampaignPlacement | None
+
+
+@bp.get("/placement", responses={200: CampaignPlacement})
+@requires(Role.sender)
+def campaign_placement(query: PlacementQuery):
+    """Where this campaign's seeds found its message: inbox, spam, other, or missing, per provider."""
+    campaign = assignments.checked_campaign(query.campaign)
+    return placements.report(caller().account_id, campaign, _deadline())
+
+
+@bp.get("/accounts/<int:account_id>/placement", responses={200: AccountPlacement})
+@requires(Role.staff)
+def account_placement(path: AccountPath, query: AccountPlacementQuery):
+    """An account's inbox placement per day over `days` days, and one campaign's when asked."""
+    accounts.get(path.account_id)
+    campaign = assignments.checked_campaign(query.campaign) if query.campaign is not None else None
+    return {"account_id": path.account_id, "days": query.days,
+            "trend": placements.trend(path.account_id, query.days, _deadline()),
+            "campaign": placements.report(path.account_id, campaign, _deadline()) if campaign else None}
+
+
+def _deadline() -> int:
+    return current_app.config["POLICY"].inbox_placement.deadline_hours

@@ -14,6 +14,7 @@ from suppression.models.events import Event, EventStatus, Outcome, Payload
 from suppression.models.seeds import (
     Finding,
     FindingSeverity,
+    Placement,
     Seed,
     SeedAssignment,
     SeedKind,
@@ -27,7 +28,7 @@ from suppression.models.suppressions import Reason, Suppression
 
 __all__ = [
     "Account", "AccountDomain", "AccountStatus", "Alert", "AlertStatus", "ApiKey", "AuditEntry", "DailyCount", "Event",
-    "EventStatus", "Finding", "FindingSeverity", "Outcome", "Payload", "Reason", "Role", "Seed", "SeedAssignment",
+    "EventStatus", "Finding", "FindingSeverity", "Outcome", "Payload", "Placement", "Reason", "Role", "Seed", "SeedAssignment",
     "SeedKind", "SeedMessage", "SeedOptOut", "SeedStatus", "SendReport", "Severity", "SoftBounce", "StaffRole",
     "StaffUser", "Suppression",
 ]

@@ -55,6 +55,13 @@ class Seed(db.Model):
     created_by: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     retired_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Reading the mailbox (seedlist/imap.py): per folder its UIDVALIDITY and the last UID read;
+    # the last poll, its error if it failed (staff see it), and when to try again (backoff).
+    mailbox_state: Mapped[dict | None] = mapped_column(JSON)
+    mailbox_checked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    mailbox_error: Mapped[str | None] = mapped_column(Text)
+    mailbox_failures: Mapped[int] = mapped_column(default=0, server_default="0")
+    mailbox_next_poll_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class SeedAssignment(db.Model):
@@ -108,6 +115,19 @@ class Finding(db.Model):
     severity: Mapped[FindingSeverity] = mapped_column(Enum(FindingSeverity, native_enum=False, length=16))
     detail: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Placement(db.Model):
+    """Where a seed message was found in its mailbox: the inbox, the spam folder, or another."""
+
+    __tablename__ = "placements"
+    __table_args__ = (Index("ix_placements_seed_found", "seed_id", "found_at"),)
+
+    event_id: Mapped[int] = mapped_column(BigId, ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)
+    seed_id: Mapped[int] = mapped_column(ForeignKey("seeds.id", ondelete="CASCADE"))
+    folder: Mapped[str] = mapped_column(String(200))
+    placement: Mapped[str] = mapped_column(String(16))  # inbox, spam, other
+    found_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class SeedOptOut(db.Model):
