@@ -188,3 +188,30 @@ def test_a_mailbox_that_fails_is_recorded_on_its_seed_and_the_others_are_read(ap
     seeds = {s["address"]: s for s in staff.get("/v1/seeds").get_json()["items"]}
     assert seeds["ana@seeds.example"]["mailbox"]["error"].startswith("connect")
     assert bad["id"] == seeds["ben@seeds.example"]["id"]
+
+
+def test_the_console_shows_placement_and_mailbox_errors(app, staff, dealer, dovecot, make_staff):
+    mailbox_seed(staff, dovecot, "ana", password="wrong")
+    dealer.get("/v1/seeds/assignments?campaign=autumn")
+    poll(app)
+    console = make_staff()
+    seeds_page = console.get("/admin/seeds").get_data(as_text=True)
+    assert "mailbox-error" in seeds_page and "auth" in seeds_page and "wrong" not in seeds_page
+    account = console.get(f"/admin/accounts/{dealer.account_id}").get_data(as_text=True)
+    assert 'id="placement"' in account
+
+
+def test_a_mailbox_whose_server_is_gone_is_recorded_and_the_others_are_read(app, staff, dealer, dovecot, tmp_path):
+    mailbox_seed(staff, dovecot, "ana")
+    with Dovecot(tmp_path / "second") as other:
+        mailbox_seed(staff, other, "cai")
+        other.append("cai", "pw", "INBOX", campaign_mail("cai@seeds.example", 3))
+    # the second server stopped: its mailbox fails, the first is read all the same
+    dovecot.append("ana", "pw", "INBOX", campaign_mail("ana@seeds.example", 1))
+    poll(app)
+    seeds = {s["address"]: s["mailbox"] for s in staff.get("/v1/seeds").get_json()["items"]}
+    assert seeds["cai@seeds.example"]["error"].startswith(("connect", "timeout"))
+    assert seeds["cai@seeds.example"]["next_poll_at"] is not None
+    assert seeds["ana@seeds.example"]["error"] is None and seeds["ana@seeds.example"]["checked_at"]
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(Event)) == 1

@@ -9,7 +9,16 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 
 from seedlist import findings
-from suppression import accounts, alerts, audit, aup, counters, events, lists
+from suppression import (
+    accounts,
+    alerts,
+    audit,
+    aup,
+    counters,
+    events,
+    lists,
+    placements,
+)
 from suppression.admin import charts, forms
 from suppression.admin.blueprint import act, actor, admin_only, bp
 from suppression.db import db, utcnow
@@ -51,6 +60,8 @@ def account_page(account_id: int):
         open_alerts=[alert for alert, _ in open_alerts], evidence=events.recent(account.id),
         suppressions=lists.counts_by_reason(account.id), trail=audit.entries(account.id),
         history=audit.entries(account.id, STATUS_ACTIONS, limit=20), compliance=findings.summary(account.id),
+        placement=placements.trend(account.id, CHART_DAYS,
+                                   current_app.config["POLICY"].inbox_placement.deadline_hours),
         latest_findings=db.session.scalars(findings.query(account.id).order_by(Finding.id.desc()).limit(10)).all())
 
 
