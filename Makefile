@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test faults bench bench-unsubscribe worker services install install-dev install-browser install-nginx install-dovecot clean
+.PHONY: run test faults bench bench-unsubscribe worker lmtp services install install-dev install-browser install-nginx install-dovecot clean
 
 # The service's own packages (requirements.txt); install-dev adds the tests', checks' and benchmarks'
 # (requirements-dev.txt). Each has its marker, so `make run` after `make test` installs nothing more,
@@ -38,6 +38,11 @@ run: install
 # workers/schedule.py, each slot once however many run (needs REDIS_URL; run as many as you like).
 worker: install
 	$(FLASK) worker
+
+# The LMTP listener the MTA delivers inbound mail to (LMTP_BIND, default 127.0.0.1:8024; Postfix:
+# `bounces.example lmtp:inet:127.0.0.1:8024` in its transport map).
+lmtp: install
+	$(FLASK) lmtp
 
 services:
 	scripts/services.sh

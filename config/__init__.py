@@ -79,6 +79,10 @@ DEFAULTS: dict[str, object] = {
     "LIST_HEADER": LIST_HEADER,
     "VERP_PATTERN": r"\+a(?P<account>\d+)[-=@.]",
     "MAX_INBOUND_BYTES": 10 * 1024 * 1024,  # one raw message
+    # The LMTP listener (`make lmtp`) the MTA delivers inbound mail to, and the client addresses it
+    # takes mail from (comma-separated; empty: any).
+    "LMTP_BIND": "127.0.0.1:8024",
+    "LMTP_ALLOW": "",
     # An event pending this long is taken as stranded (stored while Redis was down, or its worker
     # died): the sweep, every minute, queues it again, and /metrics counts it.
     "SWEEP_AFTER_SECONDS": 60,

@@ -1,0 +1,144 @@
+"""The LMTP listener (workers/lmtp.py) on a free loopback port, with Python's LMTP client as the
+MTA: each message is stored and committed before its 250s, one reply per recipient; too large is
+552, a database that cannot be reached is 451 for every recipient, and nothing is lost."""
+from __future__ import annotations
+
+import smtplib
+from urllib.parse import unquote
+
+import pytest
+from sqlalchemy import select
+
+from suppression import create_app
+from suppression.db import db
+from suppression.models import Event, EventStatus, Reason, Suppression
+from tests.conftest import UNSUBSCRIBE_KEY
+from tests.test_inbound import arf, decision, dsn
+from workers.lmtp import Listener
+
+BOUNCES = "bounces@bounce.example"
+
+
+@pytest.fixture
+def listen():
+    """Start a listener for an app on a free loopback port: `listen(app)` -> (host, port)."""
+    started: list[Listener] = []
+
+    def start(app) -> tuple[str, int]:
+        listener = Listener(app, "127.0.0.1", 0)
+        started.append(listener)
+        return listener.start()
+    yield start
+    for listener in started:
+        listener.stop()
+
+
+def send(address: tuple[str, int], raw: bytes, recipients: list[str]) -> list[tuple[int, bytes]]:
+    """One LMTP transaction: the reply for each recipient after DATA, in order."""
+    with smtplib.LMTP(*address, timeout=30) as lmtp:
+        lmtp.ehlo_or_helo_if_needed()
+        assert lmtp.mail("MAILER-DAEMON@mta.example")[0] == 250
+        for recipient in recipients:
+            assert lmtp.rcpt(recipient)[0] == 250
+        # smtplib reads one reply to DATA; LMTP sends one per recipient, the others follow.
+        replies = [lmtp.data(raw)]
+        replies += [lmtp.getreply() for _ in recipients[1:]]
+        return replies
+
+
+def events(app) -> list[tuple[str, EventStatus]]:
+    with app.app_context():
+        return db.session.execute(select(Event.kind, Event.status).order_by(Event.id)).all()
+
+
+def suppressed(app) -> list[tuple[str, Reason]]:
+    with app.app_context():
+        return db.session.execute(select(Suppression.address, Suppression.reason).order_by(Suppression.id)).all()
+
+
+def test_a_dsn_over_lmtp_is_stored_processed_and_suppresses(app, listen, make_dealer):
+    alpha = make_dealer("Alpha Motors", ("alpha-motors.example",))
+    to = f"bounces+a{alpha.account_id}-7@bounce.example"
+    replies = send(listen(app), dsn("Gone@Example.com", to=to), [to])
+    assert [code for code, _ in replies] == [250]
+    assert events(app) == [("auto", EventStatus.processed)]
+    assert suppressed(app) == [("gone@example.com", Reason.hard_bounce)]
+    assert decision(alpha, "gone@example.com")["reason"] == "hard_bounce"
+
+
+def test_an_arf_complaint_over_lmtp_suppresses_for_the_dealer(app, listen, make_dealer):
+    alpha = make_dealer("Alpha Motors")
+    raw = arf("angry@example.com", original_headers=f"X-Account-ID: {alpha.account_id}")
+    assert [code for code, _ in send(listen(app), raw, ["fbl@platform.example"])] == [250]
+    assert decision(alpha, "angry@example.com")["reason"] == "complained"
+
+
+def test_mail_to_the_mailto_address_is_an_opt_out_by_its_envelope_recipient(app, listen, dealer):
+    link = dealer.post("/v1/unsubscribe-links", json={"recipients": [{"address": "reply@example.com"}]}).json
+    address, subject = link["results"][0]["mailto"].removeprefix("mailto:").split("?subject=")
+    # The headers do not name the mailto address (a mail client that Bcc'd it): only the envelope does.
+    raw = (f"From: reply@example.com\r\nTo: list-owner@dealer.example\r\nSubject: {unquote(subject)}\r\n"
+           "\r\nunsubscribe\r\n").encode()
+    assert [code for code, _ in send(listen(app), raw, [address.upper()])] == [250]
+    assert events(app) == [("unsubscribe", EventStatus.processed)]
+    assert decision(dealer, "reply@example.com")["reason"] == "unsubscribed"
+
+
+def test_two_recipients_get_two_replies_and_the_message_is_one_event(app, listen, dealer):
+    address = listen(app)
+    raw = dsn("twice@example.com")
+    replies = send(address, raw, [BOUNCES, "bounces+x@bounce.example"])
+    assert [code for code, _ in replies] == [250, 250]
+    assert [code for code, _ in send(address, raw, [BOUNCES])] == [250]  # the MTA delivered it again
+    assert events(app) == [("auto", EventStatus.processed)]
+
+
+def test_a_malformed_message_is_stored_and_marked_not_refused(app, listen):
+    replies = send(listen(app), b"\x00\xff not a message at all\r\n", [BOUNCES, "other@bounce.example"])
+    assert [code for code, _ in replies] == [250, 250]
+    assert events(app) == [("auto", EventStatus.failed)]
+
+
+def test_a_message_over_max_inbound_bytes_gets_552_for_each_recipient(app, listen, monkeypatch):
+    monkeypatch.setitem(app.config, "MAX_INBOUND_BYTES", 2_000)
+    address = listen(app)
+    big = dsn("big@example.com").replace(b"I'm sorry", b"x" * 900 + b"\r\n" + b"y" * 900 + b"\r\nI'm sorry")
+    assert [code for code, _ in send(address, big, [BOUNCES, "other@bounce.example"])] == [552, 552]
+    assert [code for code, _ in send(address, dsn("small@example.com"), [BOUNCES])] == [250]  # the same connection's next
+    assert events(app) == [("auto", EventStatus.processed)]
+
+
+def test_with_the_database_unreachable_every_recipient_gets_451_and_nothing_is_lost(app, listen):
+    down = create_app({"DATABASE_URL": "postgresql://postgres@127.0.0.1:1/x", "SECRET_KEY": "s" * 64,
+                       "UNSUBSCRIBE_KEYS": UNSUBSCRIBE_KEY, "PUBLIC_BASE_URL": "https://unsubscribe.example.net"})
+    raw = dsn("kept@example.com")
+    replies = send(listen(down), raw, [BOUNCES, "other@bounce.example"])
+    assert [code for code, _ in replies] == [451, 451]
+    assert events(app) == []
+    # The MTA kept it and delivers it again, once the database is back.
+    assert [code for code, _ in send(listen(app), raw, [BOUNCES, "other@bounce.example"])] == [250, 250]
+    assert events(app) == [("auto", EventStatus.processed)]
+    assert suppressed(app) == [("kept@example.com", Reason.hard_bounce)]
+
+
+def test_a_client_not_in_lmtp_allow_is_refused_before_the_greeting(app, listen, monkeypatch):
+    monkeypatch.setitem(app.config, "LMTP_ALLOW", "192.0.2.1, ::1")
+    lmtp = smtplib.LMTP(timeout=30)
+    code, _ = lmtp.connect(*listen(app))
+    assert code == 554
+    with pytest.raises(smtplib.SMTPServerDisconnected):
+        lmtp.ehlo("mta.example")
+    monkeypatch.setitem(app.config, "LMTP_ALLOW", "192.0.2.1, 127.0.0.1")
+    assert [code for code, _ in send(listen(app), dsn("allowed@example.com"), [BOUNCES])] == [250]
+
+
+def test_the_flask_command_is_registered(app):
+    result = app.test_cli_runner().invoke(args=["lmtp", "--help"])
+    assert result.exit_code == 0 and "LMTP_BIND" in result.output
+
+
+def test_a_bad_lmtp_bind_stops_the_command_with_a_message(app, monkeypatch):
+    monkeypatch.setitem(app.config, "LMTP_BIND", "8024")
+    result = app.test_cli_runner().invoke(args=["lmtp"])
+    assert result.exit_code == 1 and "LMTP_BIND must be host:port" in result.output
+
