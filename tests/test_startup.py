@@ -42,3 +42,14 @@ def test_the_classify_command_loads_the_classifiers(tmp_path):
     result = run([str(FLASK), "--app", "wsgi", "classify", str(message)], tmp_path)
     assert result.returncode == 0, result.stderr
     assert '"kind": ' in result.stdout
+
+
+def test_the_openapi_document_is_described_when_first_asked_for(tmp_path):
+    probe = ("import wsgi; before = len(wsgi.app.paths); "
+             "document = wsgi.app.test_client().get('/openapi.json').get_json(); "
+             "print(before, len(wsgi.app.paths), len(document['paths']))")
+    result = run([sys.executable, "-c", probe], tmp_path)
+    assert result.returncode == 0, result.stderr
+    before, described, served = map(int, result.stdout.split())
+    assert before == 0
+    assert described == served > 30
