@@ -15,8 +15,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from email.message import Message
 
-import dkim
-
 from seedlist.dns import DnsUnavailable, Resolver
 
 DMARC_POLICIES = ("none", "quarantine", "reject")
@@ -95,6 +93,8 @@ def _tags(value: bytes) -> dict[str, str]:
 
 def _signature_headers(raw: bytes) -> tuple[list[bytes], str | None]:
     """The DKIM-Signature values of `raw`, and why dkimpy cannot read the message (None if it can)."""
+    import dkim  # here, not at the top: dkim and dnspython load only when the seed audit reads mail
+
     try:
         headers = dkim.DKIM(raw).headers
     except Exception as exc:  # dkimpy's header parser raises MessageFormatError, and IndexError on worse
@@ -111,6 +111,8 @@ def _verify(raw: bytes, index: int, value: bytes, resolver: Resolver, problem: s
     if problem:
         return Signature(**described, verified=False, error=problem)
     log = _ErrorLog()
+    import dkim
+
     try:
         ok = dkim.DKIM(raw, logger=log).verify(idx=index, dnsfunc=resolver.dkim_dnsfunc())
     except DnsUnavailable as exc:  # raised by our dnsfunc; dkimpy lets it through

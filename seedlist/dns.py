@@ -13,12 +13,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import dns.exception
-import dns.name
-import dns.nameserver
-import dns.rdatatype
-import dns.resolver
+# dnspython is imported where a lookup is made, not here: the web app and the worker import this
+# module for its types, and only the seed audit resolves anything.
+if TYPE_CHECKING:
+    import dns.nameserver
 
 
 class DnsUnavailable(Exception):
@@ -33,6 +33,8 @@ class _Entry:
 
 def _nameserver(entry: str) -> dns.nameserver.Do53Nameserver:
     """A nameserver from "ip", "ip:port", "[ipv6]:port" or a bare IPv6 address."""
+    import dns.nameserver
+
     entry = entry.strip()
     if entry.startswith("["):
         address, _, port = entry[1:].partition("]:")
@@ -56,6 +58,9 @@ class Resolver:
                  clock: Callable[[], float] = time.monotonic):
         """`nameservers`: "ip" or "ip:port" entries; None or empty reads the system's configuration
         (/etc/resolv.conf). `timeout` bounds a whole lookup, retries included."""
+        import dns.exception
+        import dns.resolver
+
         if nameservers:
             self._resolver = dns.resolver.Resolver(configure=False)
             self._resolver.nameservers = [_nameserver(entry) for entry in nameservers]
@@ -122,6 +127,11 @@ class Resolver:
 
     def _query(self, key: str) -> tuple[tuple[bytes, ...], float | None]:
         """The records at `key` and how long to keep them (None: not to be kept)."""
+        import dns.exception
+        import dns.name
+        import dns.rdatatype
+        import dns.resolver
+
         try:
             qname = dns.name.from_text(key)
         except (dns.exception.DNSException, UnicodeError, ValueError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from flask_migrate import Migrate
+import click
 from flask_openapi3 import Info, OpenAPI
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -16,8 +16,30 @@ from suppression.web import converters, errors, ratelimit, sessions
 from suppression.web.jsonio import OrjsonProvider
 from workers import providers
 
-migrate = Migrate()
 MIGRATIONS = os.path.join(config.ROOT, "migrations")
+
+
+# Flask-Migrate imports alembic (half a second of start-up), which only `flask db ...`,
+# flask_migrate.upgrade() (tests, benches) and migrations/env.py use: the app gets two
+# stand-ins that import it on first use instead.
+class _LazyMigrate:
+    """app.extensions["migrate"] until first read: then the real Flask-Migrate config."""
+
+    def __init__(self, app, db) -> None:
+        self._app, self._db = app, db
+
+    def __getattr__(self, name: str):
+        from flask_migrate import Migrate
+        Migrate(self._app, self._db, directory=MIGRATIONS, render_as_batch=True)  # replaces this stand-in
+        return getattr(self._app.extensions["migrate"], name)
+
+
+class _LazyDbGroup(click.Group):
+    """`flask db ...`: Flask-Migrate's command group, imported when the command runs."""
+
+    def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
+        from flask_migrate.cli import db
+        return db.make_context(info_name, args, parent=parent, **extra)
 
 
 def create_app(overrides: Mapping[str, object] | None = None) -> OpenAPI:
@@ -41,7 +63,8 @@ def create_app(overrides: Mapping[str, object] | None = None) -> OpenAPI:
     app.json = OrjsonProvider(app)
     sessions.init_app(app, frozenset({"admin"}), path="/admin", hours=int(settings["ADMIN_SESSION_HOURS"]))
     database.db.init_app(app)
-    migrate.init_app(app, database.db, directory=MIGRATIONS, render_as_batch=True)
+    app.extensions["migrate"] = _LazyMigrate(app, database.db)
+    app.cli.add_command(_LazyDbGroup("db", help="Perform database migrations."))
 
     if settings["TRUSTED_PROXIES"]:
         hops = int(settings["TRUSTED_PROXIES"])

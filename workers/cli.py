@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from flask import Flask
 
-from workers.classify import DEFAULT_ACCOUNT_HEADER, DEFAULT_LIST_HEADER, classify
+import config
 from workers.findings import Classification
 
 
@@ -29,9 +29,9 @@ def as_line(name: str, result: Classification, verbose: bool = False) -> dict:
 
 @click.command("classify")
 @click.argument("files", nargs=-1, required=True)
-@click.option("--account-header", default=DEFAULT_ACCOUNT_HEADER, show_default=True,
+@click.option("--account-header", default=config.ACCOUNT_HEADER, show_default=True,
               help="Header of the returned original that names the dealer account.")
-@click.option("--list-header", default=DEFAULT_LIST_HEADER, show_default=True,
+@click.option("--list-header", default=config.LIST_HEADER, show_default=True,
               help="Header of the returned original that names the list it was sent for.")
 @click.option("-v", "--verbose", is_flag=True, help="Also print the detail, diagnostics and the original's sender.")
 def classify_command(files: tuple[str, ...], account_header: str, list_header: str, verbose: bool) -> None:
@@ -40,6 +40,9 @@ def classify_command(files: tuple[str, ...], account_header: str, list_header: s
     A file that cannot be read is reported on stderr; the others are still classified and the
     exit status is 1.
     """
+    # The classifiers (DSN, ARF, the providers' formats) are loaded by this command only.
+    from workers.classify import classify
+
     unreadable = 0
     for name in files:
         try:

@@ -29,4 +29,12 @@ def register(app: OpenAPI) -> None:
     if missing := auth.undeclared(app, {bp.name for bp in blueprints}):
         raise RuntimeError(f"API views without auth.requires or auth.public: {', '.join(missing)}")
     metrics.init_app(app)
+    generate = app.generate_spec_json
+
+    def generate_described() -> None:  # the document, on first request: see blueprint.DeferredDocBlueprint
+        for bp in blueprints:
+            bp.describe(app)
+        generate()
+
+    app.generate_spec_json = generate_described
     app.add_url_rule("/openapi.json", "openapi_json", lambda: app.api_doc)

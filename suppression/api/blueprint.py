@@ -6,7 +6,8 @@ from functools import cache
 from typing import get_type_hints
 
 from flask import current_app, request
-from flask_openapi3 import APIBlueprint, Tag
+from flask_openapi3 import APIBlueprint, OpenAPI, Tag
+from flask_openapi3.utils import parse_parameters
 from werkzeug.exceptions import BadRequest
 
 from suppression.api import auth
@@ -15,10 +16,36 @@ from suppression.errors import DomainError, Invalid
 from suppression.web import errors
 
 
+class DeferredDocBlueprint(APIBlueprint):
+    """An APIBlueprint that writes its views' OpenAPI description when the document is first
+    asked for (see describe), not when each view is declared: the JSON schemas of the models
+    were a third of the start-up of every process that loads the app, the worker's included."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._undescribed: list[tuple[str, object, dict]] = []
+
+    def _collect_openapi_info(self, rule, func, **kwargs):
+        self._undescribed.append((rule, func, kwargs))
+        return parse_parameters(func, doc_ui=False)  # the same models, without their schemas
+
+    def describe(self, app: OpenAPI) -> None:
+        """Write the pending descriptions, then add them to the app's as register_api would have."""
+        undescribed, self._undescribed = self._undescribed, []
+        for rule, func, kwargs in undescribed:
+            super()._collect_openapi_info(rule, func, **kwargs)
+        for tag in self.tags:
+            if tag.name not in app.tag_names:
+                app.tags.append(tag)
+                app.tag_names.append(tag.name)
+        app.paths.update(**self.paths)
+        app.components_schemas.update(**self.components_schemas)
+
+
 def api_blueprint(name: str, import_name: str, tag: str, *, url_prefix: str = "/v1",
-                  bearer: bool = True) -> APIBlueprint:
+                  bearer: bool = True) -> DeferredDocBlueprint:
     """A blueprint of the API; its views declare their callers (auth.requires or auth.public)."""
-    bp = APIBlueprint(name, import_name, url_prefix=url_prefix, abp_tags=[Tag(name=tag)],
+    bp = DeferredDocBlueprint(name, import_name, url_prefix=url_prefix, abp_tags=[Tag(name=tag)],
                       abp_security=[{"bearer": []}] if bearer else None, abp_responses=ERRORS)
     bp.before_request(auth.before_view)
     bp.before_request(reject_unknown_parameters)
