@@ -84,13 +84,15 @@ class DnsServer:
                 continue  # the TCP port is taken by someone else: another pair
             self.port, self._servers = port, [udp, tcp]
             for server in self._servers:
-                server.start_thread()
+                # dnslib's start_thread polls for shutdown every 0.5 s; tests stop servers often.
+                threading.Thread(target=server.server.serve_forever, kwargs={"poll_interval": 0.02},
+                                 daemon=True).start()
             return self
         raise RuntimeError("no port free for both UDP and TCP")
 
     def stop(self) -> None:
         for server in self._servers:
-            server.stop()
+            server.server.shutdown()
             server.server.server_close()
         self._servers = []
 
