@@ -55,10 +55,13 @@ class Rule:
 
 
 def audit(facts: Facts, raw: bytes, sender: Sender | None, resolver: Resolver,
-          authserv_ids: frozenset[str] | None = None) -> list[Check]:
-    """Every rule's check of one message, in RULES order."""
-    context = Context(facts, raw, sender, resolver, authserv_ids,
-                      tuple(authentication.signatures(raw, resolver)) if facts.dkim_domains else ())
+          authserv_ids: frozenset[str] | None = None,
+          signatures: list[authentication.Signature] | None = None) -> list[Check]:
+    """Every rule's check of one message, in RULES order; `signatures`: its DKIM signatures
+    verified already (the caller needs them too), else verified here."""
+    if signatures is None:
+        signatures = authentication.signatures(raw, resolver) if facts.dkim_domains else []
+    context = Context(facts, raw, sender, resolver, authserv_ids, tuple(signatures))
     return [check for rule in RULES if (check := rule.check(context)) is not None]
 
 

@@ -23,7 +23,7 @@ from suppression import tokens, unsubscribe
 from suppression.db import db, utcnow
 from suppression.models import SeedOptOut
 
-OWN, DONE = "own", ("ok", "rejected", "refused")  # answers that end the attempts (others are retried)
+DONE = ("ok", "rejected", "refused")  # answers that end the attempts (others are retried)
 
 
 def one_click_link(facts: Facts) -> str | None:

@@ -143,7 +143,3 @@ def forget_routing() -> None:
     global _routing
     _routing = (0.0, {})
 
-
-def by_address(address: str) -> Seed | None:
-    """The seed (active or retired) with this normalized address."""
-    return db.session.scalar(select(Seed).where(Seed.address == address))

@@ -126,7 +126,3 @@ def samples(account_ids: list[int] | None, campaigns: int, deadline_hours: int, 
         result[account_id] = Sample(len(names), len(found), sum(o.outcome == "inbox" for o in found))
     return result
 
-
-def mailbox_problems() -> list[Seed]:
-    """Active seeds whose mailbox could not be read at their last poll (for staff)."""
-    return list(db.session.scalars(select(Seed).where(Seed.mailbox_error.is_not(None)).order_by(Seed.id)))

@@ -17,7 +17,7 @@ from flask import current_app
 
 from seedlist import authentication, findings, optouts
 from seedlist import seeds as seedlist
-from seedlist.audit import FAIL, Check, Sender, audit
+from seedlist.audit import FAIL, Sender, audit
 from seedlist.dns import Resolver
 from seedlist.findings import Audited, Extra
 from seedlist.message import Facts, NotMail, read
@@ -66,9 +66,11 @@ def audit_event(event: Event, recipients: tuple[str, ...]) -> Result:
         return _unreadable(event, seedlist.among(recipients), str(exc))
     seed = seedlist.among(facts.recipients) or seedlist.among(recipients)
     sender = _sender(facts)
-    checks = audit(facts, event.raw, sender, resolver(), _authserv_ids())
+    # Verified once: the audit's DKIM rules and a critical finding's attribution both read them.
+    signatures = authentication.signatures(event.raw, resolver()) if facts.dkim_domains else []
+    checks = audit(facts, event.raw, sender, resolver(), _authserv_ids(), signatures)
     result = Result(sender.account_id if sender else None)
-    extras = _by_kind(seed, sender, facts, checks, event, result)
+    extras = _by_kind(seed, sender, facts, signatures, event, result)
     row = findings.record(Audited(event.id, seed.id if seed else None, result.account_id, facts.campaign,
                                   facts.subject, event.received_at), checks, extras)
     _count_content(row, result)
@@ -146,19 +148,20 @@ def _authserv_ids() -> frozenset[str] | None:
     return frozenset(ids) or None
 
 
-def _by_kind(seed: seedlist.Routed | None, sender: Sender | None, facts: Facts, checks: list[Check], event: Event,
+def _by_kind(seed: seedlist.Routed | None, sender: Sender | None, facts: Facts, signatures: list, event: Event,
              result: Result) -> list[Extra]:
     if seed is None:
         return []  # routed here as a seed, but the seed was retired meanwhile: audited all the same
     if seed.kind == SeedKind.trap:
-        return [_critical(findings.TRAP_HIT, "trap_hits", Outcome.trap_hit, sender, event, result,
+        return [_critical(findings.TRAP_HIT, "trap_hits", Outcome.trap_hit, sender, signatures, result,
                           "mail to a trap seed, which is never handed out: a bought or scraped list")]
     if seed.kind == SeedKind.optout and sender is not None:
-        return _optout(seed, sender, facts, event, result)
+        return _optout(seed, sender, facts, signatures, event, result)
     return []
 
 
-def _optout(seed: seedlist.Routed, sender: Sender, facts: Facts, event: Event, result: Result) -> list[Extra]:
+def _optout(seed: seedlist.Routed, sender: Sender, facts: Facts, signatures: list, event: Event,
+            result: Result) -> list[Extra]:
     existing = optouts.of(seed.id, sender.account_id)
     if existing is None:
         link = optouts.one_click_link(facts)
@@ -171,16 +174,16 @@ def _optout(seed: seedlist.Routed, sender: Sender, facts: Facts, event: Event, r
     grace = current_app.config["POLICY"].optout_grace_hours
     if not optouts.ignored(existing, event.received_at, grace):
         return []  # within the grace period: the dealer's systems may still be catching up
-    return [_critical(findings.OPTOUT_IGNORED, "optout_violations", Outcome.optout_ignored, sender, event, result,
+    return [_critical(findings.OPTOUT_IGNORED, "optout_violations", Outcome.optout_ignored, sender, signatures, result,
                       f"mail to a seed that unsubscribed at {existing.requested_at:%Y-%m-%d %H:%M} UTC, "
                       f"over {grace} h before")]
 
 
-def _critical(rule: str, counter: str, outcome: Outcome, sender: Sender | None, event: Event, result: Result,
+def _critical(rule: str, counter: str, outcome: Outcome, sender: Sender | None, signatures: list, result: Result,
               detail: str) -> Extra:
     if sender is None:
         return Extra(rule, FindingSeverity.warning, detail + "; attributed to no account")
-    if not _authenticated(event.raw, sender):
+    if not _authenticated(signatures, sender):
         return Extra(rule, FindingSeverity.warning, detail + f"; attributed to account {sender.account_id} "
                      "without a verifying DKIM signature of its domains, so not counted against it")
     result.counts.append(counter)
@@ -188,9 +191,8 @@ def _critical(rule: str, counter: str, outcome: Outcome, sender: Sender | None, 
     return Extra(rule, FindingSeverity.critical, detail)
 
 
-def _authenticated(raw: bytes, sender: Sender) -> bool:
-    return any(s.verified and any(authentication.aligned(s.domain, d) for d in sender.domains)
-               for s in authentication.signatures(raw, resolver()))
+def _authenticated(signatures: list, sender: Sender) -> bool:
+    return any(s.verified and any(authentication.aligned(s.domain, d) for d in sender.domains) for s in signatures)
 
 
 def _count_content(row: SeedMessage, result: Result) -> None:
