@@ -211,7 +211,8 @@ def test_a_message_that_cannot_be_read_says_why_and_a_readable_one_does_not():
     ("5.7.1", "550 5.7.1 Service unavailable; client [192.0.2.1] blocked using zen.spamhaus.org", "blocked", False),
     ("5.7.1", "554 5.7.1 Message rejected as spam", "spam_block", False),
     ("5.1.1", "550 5.1.1 Recipient rejected: IP blacklisted", "blocked", False),
-    ("5.7.1", "553 Invalid recipient (policy)", "user_unknown", False),
+    # The adjudication rule: "Invalid recipient" is hard even under a 5.7.x code.
+    ("5.7.1", "553 Invalid recipient (policy)", "user_unknown", True),
     ("5.7.26", "550 5.7.26 Unauthenticated email is not accepted due to DMARC policy", "auth_failure", False),
     ("5.0.0", "550 spam detected", "spam_block", False),
     ("4.4.7", "Delivery time expired", "expired", False),

@@ -3,7 +3,9 @@
 ARF: multipart/report; report-type=feedback-report, with a message/feedback-report part
 (Feedback-Type, Original-Rcpt-To, ...) and the original message (or its headers) last.
 Non-ARF: Microsoft's JMRP/SNDS style loop forwards the complained-about message as a
-message/rfc822 part with X-HmXmrOriginalRecipient in its headers.
+message/rfc822 part with X-HmXmrOriginalRecipient in its headers; other providers send a
+notification that says a recipient complained or marked the message as spam, with the message
+attached or its headers pasted below.
 
 Feedback-Type abuse, fraud, virus, other, opt-out (and unknown types) are complaints.
 `not-spam` (the user says the message is NOT spam) and `auth-failure` (RFC 6591, a DMARC/SPF
@@ -23,6 +25,12 @@ _ADDRESS = re.compile(ADDRESS)
 _HOTMAIL_RECIPIENT = "x-hmxmroriginalrecipient"
 _FBL_SUBJECT = re.compile(r"complaint about message from|abuse report|feedback loop|spam report|\bfbl\b", re.IGNORECASE)
 _FBL_SENDER = re.compile(r"staff@hotmail\.com|fbl|feedback|abuse|complaints?@", re.IGNORECASE)
+# A person's complaint in a provider's own words (not a bounce that says "rejected as spam").
+_COMPLAINT_WORDS = re.compile(
+    r"(?:marked|reported|flagged|classified) (?:this |your |the )?(?:message|e-?mail|mail)? ?as (?:spam|junk|abuse)"
+    r"|(?:spam|abuse) complaint|complaint (?:about|regarding|from|was received)|received a complaint"
+    r"|feedback loop|abuse report|this is an? (?:spam|abuse|email abuse) report", re.IGNORECASE)
+_UNDELIVERED = re.compile(r"not (?:be )?delivered|undeliver|delivery (?:has )?failed|could not deliver", re.IGNORECASE)
 
 
 def feedback_part(root: mime.Part) -> mime.Part | None:
@@ -33,12 +41,13 @@ def feedback_part(root: mime.Part) -> mime.Part | None:
     return None
 
 
-def read(root: mime.Part, original: mime.Part | None) -> Classification | None:
-    """A Classification for an ARF report or a provider feedback loop; None when it is neither."""
+def read(root: mime.Part, original: mime.Part | None, notice: str = "") -> Classification | None:
+    """A Classification for an ARF report or a provider feedback loop; None when it is neither.
+    `notice` is the message's own text, before any returned original."""
     report = feedback_part(root)
     if report is not None:
         return _arf(report, original)
-    return _non_arf(root, original)
+    return _non_arf(root, original, notice)
 
 
 def _arf(report: mime.Part, original: mime.Part | None) -> Classification:
@@ -58,16 +67,23 @@ def _arf(report: mime.Part, original: mime.Part | None) -> Classification:
     return Classification(kind, recipients, feedback_type, detail=detail)
 
 
-def _non_arf(root: mime.Part, original: mime.Part | None) -> Classification | None:
+def _non_arf(root: mime.Part, original: mime.Part | None, notice: str) -> Classification | None:
     if original is None:
         return None
     hotmail = original.get(_HOTMAIL_RECIPIENT)
-    subject = root.get("subject") or ""
-    if hotmail is None and not (_FBL_SUBJECT.search(subject) and _FBL_SENDER.search(root.get("from") or "")):
+    if hotmail is None and not _says_complaint(root, notice):
         return None
     addresses = _addresses(hotmail or "") or _original_recipients(original)
     recipients = tuple(RecipientResult(address, None, None, None, "feedback") for address in addresses)
     return Classification(COMPLAINT, recipients, "abuse", detail="provider feedback loop (non-ARF)")
+
+
+def _says_complaint(root: mime.Part, notice: str) -> bool:
+    subject = mime.decode_words(root.get("subject") or "")
+    if _FBL_SUBJECT.search(subject) and _FBL_SENDER.search(root.get("from") or ""):
+        return True
+    head = subject + "\n" + notice[:3000]
+    return bool(_COMPLAINT_WORDS.search(head)) and not _UNDELIVERED.search(head)
 
 
 def _original_recipients(original: mime.Part) -> list[str]:

@@ -1,8 +1,10 @@
 """Classify one raw RFC 5322 message: a bounce, a complaint, or other.
 
-`classify(raw)` reads, in this order: an ARF report or provider feedback loop (arf.py), an
-Amazon SES notification (formats/ses.py), an RFC 3464 DSN (dsn.py), an auto-reply, and a
-non-standard bounce notice (formats/plain.py). It never raises: a message it cannot read at
+`classify(raw)` reads, in this order: an ARF report or provider feedback loop (arf.py), a
+JSON notice sent by mail (formats/json_notice.py: SES and other providers' events), an RFC 3464
+DSN (dsn.py), an auto-reply, and a non-standard bounce notice (formats/plain.py). A message that
+is none of these but carries one inside (a bounce forwarded as an attachment, a DSN inside a
+provider's notification) is read from the one inside. It never raises: a message it cannot read at
 all (empty, no header fields, a reader's own error) is kind "other" with `unreadable` saying
 why (and `detail` "unreadable: ..."); a job parks such an event as failed, for a person.
 Reading is bounded (workers/mime.py caps size, depth and parts), so no input can make it slow.
@@ -22,11 +24,12 @@ from workers.findings import (
     Original,
     RecipientResult,
 )
-from workers.formats import plain, ses
+from workers.formats import json_notice, plain
 
 DEFAULT_ACCOUNT_HEADER = config.ACCOUNT_HEADER
 DEFAULT_LIST_HEADER = config.LIST_HEADER
 SHORT_NOTICE = 600  # characters: longer notices are templates full of generic advice
+MAX_NESTING = 3  # notices inside notices that are read
 
 _DAEMON = re.compile(
     r"mailer-daemon|mailer_daemon|postmaster|post_master|mail delivery|mail\.delivery|double-bounce|mdaemon"
@@ -65,10 +68,16 @@ def _unreadable(why: str) -> Classification:
     return Classification(OTHER, detail=f"unreadable: {why}"[:300], unreadable=why[:300])
 
 
-def _classify(raw: bytes, account_header: str, list_header: str) -> Classification:
+def _classify(raw: bytes, account_header: str, list_header: str, depth: int = 0) -> Classification:
     root = mime.parse(raw)
     notice, original_part = plain.notice_and_original(root)
     verdict = _verdict(root, notice, original_part, account_header, list_header)
+    if verdict.kind == OTHER and not verdict.recipients and depth < MAX_NESTING:
+        inner = _inner_notice(root)
+        if inner is not None:
+            found = _classify(inner, account_header, list_header, depth + 1)
+            if found.kind != OTHER or found.recipients:
+                return found
     if not root.fields and verdict.kind == OTHER:
         return _unreadable("no RFC 5322 header fields")
     if verdict.original != Original():  # the reader found the original itself (SES's `mail` object)
@@ -78,7 +87,7 @@ def _classify(raw: bytes, account_header: str, list_header: str) -> Classificati
 
 def _verdict(root: mime.Part, notice: str, original: mime.Part | None, account_header: str,
              list_header: str) -> Classification:
-    found = arf.read(root, original) or ses.read(root, account_header, list_header)
+    found = arf.read(root, original, notice) or json_notice.read(root, account_header, list_header)
     if found is not None:
         return found
     found = _dsn(root, notice, original)
@@ -98,8 +107,8 @@ def _verdict(root: mime.Part, notice: str, original: mime.Part | None, account_h
 def _dsn(root: mime.Part, notice: str, original: mime.Part | None) -> Classification | None:
     blocks = [block for part in dsn.delivery_status_parts(root) for block in dsn.recipient_blocks(part.text())]
     detail = "RFC 3464 delivery status notification"
-    if not blocks and _looks_like_bounce(root):
-        blocks = dsn.fields_in_text(notice)
+    if not blocks:
+        blocks = dsn.fields_in_text(notice, strict=not _looks_like_bounce(root))
         detail = "delivery status fields in a text notice"
     if not blocks:
         return None
@@ -163,6 +172,17 @@ def _plain_bounce(root: mime.Part, notice: str, original: mime.Part | None) -> C
         results.append(RecipientResult(address, "delayed" if delayed else "failed", code, hard, reason,
                                        (words or compact)[:300] or None))
     return Classification(BOUNCE, tuple(results), detail="non-standard bounce notice")
+
+
+def _inner_notice(root: mime.Part) -> bytes | None:
+    """The raw bytes of an attached message that is itself a bounce or report, if any."""
+    for part in root.walk():
+        if part is root or part.ctype not in ("message/rfc822", "message/global") or not part.parts:
+            continue
+        inner = part.parts[0]
+        if inner.ctype == "multipart/report" or _looks_like_bounce(inner):
+            return part.body.encode("latin-1", "replace")
+    return None
 
 
 def _looks_like_bounce(root: mime.Part) -> bool:

@@ -33,12 +33,14 @@ def recipient_blocks(text: str) -> list[dict[str, str]]:
             if "final-recipient" in block or "original-recipient" in block]
 
 
-def fields_in_text(text: str) -> list[dict[str, str]]:
-    """Per-recipient DSN fields written into a text part (quoted with "> " or not)."""
+def fields_in_text(text: str, strict: bool = False) -> list[dict[str, str]]:
+    """Per-recipient DSN fields written into a text part (quoted with "> " or not). `strict`: only
+    blocks that also say Action or Status (for a message that does not otherwise look like a bounce)."""
     if not _TEXT_FIELDS.search(text):
         return []
     lines = [line.lstrip("> ").rstrip() if line.startswith(">") else line for line in text.split("\n")]
-    return recipient_blocks("\n".join(lines))
+    blocks = recipient_blocks("\n".join(lines))
+    return [b for b in blocks if "action" in b or "status" in b] if strict else blocks
 
 
 def address_of(value: str | None) -> str | None:

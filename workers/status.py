@@ -49,6 +49,7 @@ import re
 from functools import lru_cache
 
 from config.policy import HARD_REASONS
+from workers import phrases
 
 TEXT_LIMIT = 2000  # characters of a diagnostic or notice read for words
 # Reasons that the text may give even against a specific status code such as 5.1.1.
@@ -64,7 +65,7 @@ _REPLY = re.compile(r"(?<![\d.#-])([245][0-5]\d)(?:[ :-]|$)")
 
 # Codes that decide the reason by themselves (subject.detail → reason).
 _SPECIFIC = {
-    "1.1": "user_unknown", "1.2": "host_unknown", "1.3": "syntax_error", "1.6": "has_moved",
+    "1.1": "user_unknown", "1.2": "host_unknown", "1.3": "bad_address", "1.6": "has_moved",
     "1.7": "rejected", "1.8": "rejected", "1.10": "not_accept",
     "2.2": "mailbox_full", "2.3": "message_too_large", "2.4": "system_error",
     "3.1": "system_error", "3.2": "system_error", "3.4": "message_too_large", "3.5": "system_error",
@@ -90,96 +91,13 @@ _VAGUE = {
     "7.0": "policy",
 }
 
-# Phrases (regular expressions on lower-cased text), most specific first: the first reason with
-# a phrase found in the text wins. "blocked" comes before "user_unknown" so that a block-list
-# rejection that also says "recipient rejected" stays soft.
-_PHRASES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("host_unknown", ("the account or domain may not exist",)),  # cPanel's wording; it adds "may be blacklisted"
-    ("content_error", ("duplicate header",)),
-    ("filtered", (
-        r"recipient(?:'s)? preferences", "domain filter", r"rejected by the (?:recipient|domain) filter",
-        "message filtered", "because of the recipient's settings")),
-    ("auth_failure", (
-        "dmarc", r"spf(?![a-z])", "dkim", r"unauthenticated (?:email|sender)", "sender is unauthenticated",
-        r"authentication (?:checks|information|failed|required)", r"fails? to pass (?:spf|authentication)")),
-    ("spam_block", (
-        r"spam(?![a-z])", r"[^a-z]ube[^a-z]", "unsolicited", r"bulk e-?mail", "junk mail", "content rejected",
-        "virus", "malware", r"security (?:policies|issue)", "illegal attachment", "suspicious", "message content")),
-    ("rate_limited", (
-        r"too many (?:connections|recipients|messages|sessions)", r"rate[ -]limit", "frequency limited",
-        "sent to too many", "connection rate", "temporarily deferred due to", "throttl")),
-    ("blocked", (
-        r"black-?list", r"block-?list", "blocked", "banned", "dnsbl", r"[^a-z]rbl[^a-z]", "spamhaus", "spamcop",
-        r"listed (?:at|on|in) (?:the )?[\w.-]*(?:dnsbl|rbl|spam|block|black)", "reputation", r"[^a-z]ptr[^a-z]",
-        "reverse dns", "rdns", "client host rejected", "no access from mail server", "open relay",
-        "invalid ip for sending", "not allowed to send", "mismatches client ip", r"unverif\w* sending ip",
-        "without a valid sender dom", "refused to talk to me", "adresse ip source bloquee")),
-    ("mailbox_full", (
-        r"mailbox (?:is )?full", r"mailbox.{0,20}(?:exceeds|over|exceeded)", "over ?quota", "quota exceeded",
-        r"exceeded (?:the |his |her |their )?(?:storage|quota)", "disk quota", "insufficient storage",
-        r"not enough (?:disk )?(?:space|storage)", r"mailbox.{0,10}size limit", "too much mail data",
-        "user is over", "account is over", r"storage (?:quota|limit|full)", "mailfolder is full",
-        r"postfach (?:ist )?voll", r"bo[iî]te (?:aux lettres )?pleine", "buzón lleno", r"casella (?:di posta )?piena")),
-    ("message_too_large", (
-        r"message (?:is )?too (?:big|large)", r"size (?:limit|exceeds)", r"exceeds?.{0,30}(?:maximum|size)",
-        "message length exceeds", "line limit exceeded", "too large for", "mail size")),
-    ("has_moved", ("has moved", r"no longer (?:on server|with|at)", r"not our (?:user|customer)", "address changed")),
-    ("suspended", (
-        (r"(?:account|mailbox|address|user\(s\) account|recipient) (?:is |has been )?"
-         r"(?:disabled|deactivated|suspended|locked|inactive|frozen|expired|closed)"),
-        r"(?:account|mailbox|address)[\w\s]{0,30}? is disabled", r"disabled (?:recipient|user|mailbox|account)",
-        r"temporar(?:y|ily) locked")),
-    ("not_accept", (
-        "null mx", "does not accept mail", "doesn't receive email", "no mx record",
-        "mx or srv record indicated no", "not accepting mail")),
-    ("network_error", (
-        r"host not found,? try again", "malformed or unexpected name server reply", "lost connection",
-        r"name service error.{0,60}try again", "dns error", "routing loop", "too many hops", "mail loop")),
-    ("host_unknown", (
-        "host unknown", "unknown host", "host not found", "no such domain", r"domain (?:name )?not found",
-        r"domain (?:does not|doesn't) exist", r"unrouteable (?:mail )?domain", "unknown domain",
-        "host or domain name not found", "domain is not reachable", "dns lookup failure", "invalid domain",
-        "no such host", r"(?<![\w.-])[\w.-]{1,200}\.[a-z]{2,} does not exist")),
-    ("user_unknown", (
-        "user ?unknown", r"unknown (?:user|recipient|local|mailbox)", r"unknown address(?! error)",
-        r"no such (?:user|mailbox|recipient|address|account|person)",
-        r"(?:user|mailbox|recipient|address|account|addressee)(?: \S+)? (?:does not|doesn't|did not) exist",
-        r"(?:user|mailbox|recipient|address|account|addressee) not (?:found|exist|known|listed)",
-        r"(?:invalid|bad) (?:recipient|mailbox|user|address)",
-        r"not a valid (?:user|mailbox|recipient)", "recipient not found", "recip(?:ient)?notfound",
-        "no mailbox here", r"not listed in (?:the )?(?:public name|domino|directory|address book)",
-        r"address (?:couldn't|could not) be found",
-        "account that you tried to reach does not exist", r"(?:user|recipient) (?:name )?is not recognized",
-        "recipient address rejected: access denied", "no account by that name",
-        r"user doesn't have a .{1,60} account", "destinataire invalide", "is not a known user",
-        "recipient rejected", "ディレクトリには見つかりません",  # Domino, Japanese: "not found in the directory"
-        r"(?:destinataire|utilisateur|adresse) inconnue?", r"(?:benutzer|empfänger) unbekannt", "unbekannter empfänger",
-        r"(?:usuario|destinatario) desconocido", "utente sconosciuto", "destinatario inesistente")),
-    ("relay_denied", (
-        r"relay(?:ing)? (?:denied|not permitted|access denied)", "not configured to relay", "unable to relay",
-        "we do not relay", "not permitted to relay", "relay not allowed")),
-    ("expired", (
-        "retry timeout", r"timed? ?out", "too long", "delivery time expired", "envelope expired", "expired",
-        "giving up", "could not deliver for", "not delivered within", "could not be delivered for",
-        "all hosts have been failing", "multiple retries", r"not (?:yet )?been delivered", "has been delayed",
-        "retried for", "requests to connect", "could not find a gateway", "not reachable", "unable to connect",
-        "connection refused")),
-    ("rejected", (
-        r"sender (?:address )?(?:was )?rejected", "domain of sender", "unroutable sender", "sender domain",
-        "not a member", "permission to post", "send mail as", "access denied", "not verified",
-        "sending to/from an address")),
-    ("content_error", (
-        r"headers? too (?:large|long)", "8-?bit data", "improper use of 8-bit", r"rfc ?5322 compliant",
-        r"not rfc ?5322", r"malformed (?:message|header|mime)", r"invalid (?:header|mime)")),
-    ("system_error", (
-        r"insufficient (?:disk|system)", "system error", r"service (?:currently )?unavailable", "temporary failure",
-        "internal error", "queue file write error", "insufficient permission", "local error", "could not load")),
-    ("mailer_error", ("procmail", "mailer error", "command died", "pipe to")),
-    ("syntax_error", ("syntax error", "improper sequence", "command parameter", "bad sequence", "command not")),
-)
-_MATCHERS = tuple((reason, re.compile("|".join(phrases))) for reason, phrases in _PHRASES)
-_AFTER_DATA = re.compile(
-    r"end of data|after data|reply to data|final data|\(data\)|smtp command\s*:?\s*\n*\s*data\b", re.IGNORECASE)
+_MATCHERS = tuple((reason, re.compile("|".join(words))) for reason, words in phrases.REASONS)
+_STAGES = tuple((stage, re.compile("|".join(words))) for stage, words in phrases.STAGES)
+_SENDER_REFUSAL = re.compile("|".join(phrases.SENDER_REFUSAL))
+_UNAVAILABLE = re.compile("|".join(phrases.UNAVAILABLE))
+_TRANSCRIPT = re.compile(r"^[ \t>]*(>>>|<<<)\s*([\w-]+)", re.MULTILINE)
+_COMMANDS = {"rcpt": "rcpt", "mail": "mail", "data": "data", "ehlo": "helo", "helo": "helo", "lhlo": "helo"}
+_SENDER_STAGES = frozenset({"mail", "helo"})
 _EMPTY_ADDRESS_UNKNOWN = re.compile(r"\b550\s*:\s*:?\s*user unknown", re.IGNORECASE)
 _FILTER_WORDS = re.compile(r"user unknown|unknown user", re.IGNORECASE)
 
@@ -252,28 +170,60 @@ def interpret(status: str | None, diagnostic: str | None, failed: bool = True,
 
     `status` is the RFC 3463 code as reported (may be None), `diagnostic` the server's words,
     `failed` False for a delay (never hard), `after_data` True when the server refused the
-    message only after DATA (so the recipient had been accepted).
+    message only after DATA (so the recipient had been accepted). The code is read first, then
+    the SMTP stage the reply answered, then the words.
     """
     code = best_code(status, diagnostic)
     reply = find_reply(diagnostic)
-    permanent = (code[0] == "5") if code else (reply[0] == "5") if reply else failed
-    if not failed:
-        permanent = False
-    text_reason = reason_of_text(diagnostic)
-    reason = _decide(code, text_reason)
-    if reason == "user_unknown" and not (code and code[2:] in ("1.1", "1.10")):
-        words = diagnostic or ""
-        if (after_data and _FILTER_WORDS.search(words)) or _EMPTY_ADDRESS_UNKNOWN.search(words):
-            reason = "filtered"  # "user unknown" only after DATA, or naming no address: a filter's answer
-    hard = permanent and reason in HARD_REASONS and not (code and code[2] == "7")
+    permanent = failed and ((code[0] == "5") if code else (reply[0] == "5") if reply else True)
+    stage = "data" if after_data else stage_of(diagnostic)
+    reason = _decide(code, reason_of_text(diagnostic))
+    reason = _by_stage(reason, stage, code, diagnostic or "")
+    hard = permanent and reason in HARD_REASONS and not (code and code[2] == "7" and reason != "user_unknown")
     if code is None and reply is not None:
         code = f"{reply[0]}.0.0"
     return reason, hard, code
 
 
+def _by_stage(reason: str, stage: str | None, code: str | None, words: str) -> str:
+    """The reason corrected by the stage the reply answered and by whose fault the words say it is."""
+    lowered = words[:TEXT_LIMIT].lower()
+    if stage in _SENDER_STAGES or _SENDER_REFUSAL.search(lowered):
+        return "rejected" if reason in HARD_REASONS or reason in ("undefined", "syntax_error") else reason
+    if reason == "user_unknown" and not (code and code[2:] in ("1.1", "1.10")):
+        if (stage == "data" and _FILTER_WORDS.search(words)) or _EMPTY_ADDRESS_UNKNOWN.search(words):
+            return "filtered"  # "user unknown" only after DATA, or naming no address: a filter's answer
+    if stage == "rcpt" and reason in ("undefined", "system_error") and _UNAVAILABLE.search(lowered):
+        if not (code and code[2] == "7"):
+            return "user_unknown"
+    if reason == "user_unknown" and code and code[2] == "7" and "invalid recipient" not in lowered:
+        return "policy"  # a 5.7.x refusal that mentions the recipient is still a policy refusal
+    return reason
+
+
+def stage_of(text: str | None) -> str | None:
+    """The SMTP command a failing reply answered: "rcpt", "mail", "helo", "data", or None when unsaid."""
+    if not text:
+        return None
+    text = text[:TEXT_LIMIT * 4]
+    if ">>>" in text:  # a transcript: the command sent last before the first failing reply
+        command = None
+        for match in _TRANSCRIPT.finditer(text):
+            arrow, word = match.groups()
+            if arrow == ">>>":
+                command = _COMMANDS.get(word.lower(), command)
+            elif word[:1] in "45" and command:
+                return command
+    lowered = text.lower()
+    for stage, matcher in _STAGES:
+        if matcher.search(lowered):
+            return stage
+    return None
+
+
 def said_after_data(text: str | None) -> bool:
     """True when a server's words say the refusal came after DATA ("in reply to end of DATA command")."""
-    return bool(text and _AFTER_DATA.search(text))
+    return stage_of(text) == "data"
 
 
 def mailbox_state(text: str | None) -> str | None:

@@ -6,7 +6,7 @@ and the caller confirms subscriptions, so without it anyone's topic could feed t
 
 Both SES feeds are read: identity notifications (`notificationType`) and configuration-set
 event publishing (`eventType`). `read_event` is the one reader of SES's event JSON: `parse` splits
-its verdict into one ProviderEvent per recipient, and workers/formats/ses.py hands it the same JSON
+its verdict into one ProviderEvent per recipient, and workers/formats/json_notice.py hands it the same JSON
 when SNS delivers it by e-mail (one Classification with every recipient).
 """
 from __future__ import annotations
