@@ -13,12 +13,13 @@ from __future__ import annotations
 # says "recipient rejected" stays soft; "suspended" and "mailbox_full" come before it so that
 # "account disabled" over "user unknown" errs to soft.
 REASONS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("host_unknown", ("the account or domain may not exist",)),
+    # cPanel's wording (it adds "may be blacklisted"); Gmail's "DNS Error: Domain name not found".
+    ("host_unknown", ("the account or domain may not exist", "dns error: domain name not found")),
     # A list or group that refuses a poster hedges "may not exist, or you may not have permission":
     # the refusal is of the sender, in any language.
     ("rejected", (
         "permission to post", r"(?:do not|don't|may not) have permission", r"ne soyez pas autorisé",
-        r"pas (?:la )?permission", "nicht berechtigt", r"no tiene(?:s)? permiso", r"non (?:hai|ha) (?:il )?permesso")),  # cPanel's wording; it adds "may be blacklisted"
+        r"pas (?:la )?permission", "nicht berechtigt", r"no tiene(?:s)? permiso", r"non (?:hai|ha) (?:il )?permesso")),
     ("content_error", ("duplicate header",)),
     ("filtered", (
         r"recipient(?:'s)? preferences", "domain filter", r"rejected by the (?:recipient|domain) filter",
@@ -48,7 +49,7 @@ REASONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("message_too_large", (
         r"message (?:is )?too (?:big|large)", r"size (?:limit|exceeds)", r"exceeds?.{0,30}(?:maximum|size)",
         "message length exceeds", "line limit exceeded", "too large for", "mail size")),
-    ("has_moved", ("has moved", r"no longer (?:on server|with|at)", r"not our (?:user|customer)", "address changed")),
+    ("has_moved", ("has moved", "user not local", r"no longer (?:on server|with|at)", r"not our (?:user|customer)", "address changed")),
     ("suspended", (
         (r"(?:account|mailbox|address|user\(s\) account|recipient) (?:is |has been )?"
          r"(?:disabled|deactivated|suspended|locked|inactive|frozen|expired|closed)"),
@@ -76,7 +77,7 @@ REASONS: tuple[tuple[str, tuple[str, ...]], ...] = (
         r"no such (?:user|mailbox|recipient|address|account|person|local user)",
         r"(?:user|mailbox|recipient|address|account|addressee|e-?mail)(?: \S+)? (?:does not|doesn't|did not) exist",
         r"(?:user|mailbox|recipient|address|account|addressee) (?:not |was not |is not )(?:found|exist|known|listed|valid)",
-        r"(?:invalid|bad|unknown or illegal) (?:recipient|mailbox|user|address|alias)", r"recipient (?:address )?unknown",
+        r"(?:invalid|bad|unknown or illegal) (?:recipient|mailbox|user|address|alias)", r"(?:recipient|address|addressee) (?:address )?unknown",
         r"not a valid (?:user|mailbox|recipient|e-?mail)", "recipient not found", "recip(?:ient)?notfound",
         r"no mailbox (?:here|by that name|found)", r"not listed in (?:the )?(?:public name|domino|directory|address book)",
         r"address (?:couldn't|could not) be found", "mailbox not found",

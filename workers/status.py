@@ -190,12 +190,13 @@ def _by_stage(reason: str, stage: str | None, code: str | None, words: str) -> s
     lowered = words[:TEXT_LIMIT].lower()
     if stage in _SENDER_STAGES or _SENDER_REFUSAL.search(lowered):
         return "rejected" if reason in HARD_REASONS or reason in ("undefined", "syntax_error") else reason
-    if reason == "user_unknown" and not (code and code[2:] in ("1.1", "1.10")):
-        if (stage == "data" and _FILTER_WORDS.search(words)) or _EMPTY_ADDRESS_UNKNOWN.search(words):
-            return "filtered"  # "user unknown" only after DATA, or naming no address: a filter's answer
-    if stage == "rcpt" and reason in ("undefined", "system_error") and _UNAVAILABLE.search(lowered):
-        if not (code and code[2] == "7"):
-            return "user_unknown"
+    specific = code is not None and code[2:] in ("1.1", "1.10")
+    said_by_filter = (stage == "data" and _FILTER_WORDS.search(words)) or _EMPTY_ADDRESS_UNKNOWN.search(words)
+    if reason == "user_unknown" and not specific and said_by_filter:
+        return "filtered"  # "user unknown" only after DATA, or naming no address: a filter's answer
+    policy_code = code is not None and code[2] == "7"
+    if stage == "rcpt" and reason in ("undefined", "system_error") and not policy_code and _UNAVAILABLE.search(lowered):
+        return "user_unknown"
     if reason == "user_unknown" and code and code[2] == "7" and "invalid recipient" not in lowered:
         return "policy"  # a 5.7.x refusal that mentions the recipient is still a policy refusal
     return reason
