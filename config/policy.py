@@ -15,7 +15,7 @@ from config.errors import SettingsError
 
 # Bounce reasons (workers/status.py names them) that say the address is dead: a permanent
 # failure for one of these suppresses the address for every dealer.
-HARD_REASONS = frozenset({"user_unknown", "host_unknown", "has_moved", "not_accept"})
+HARD_REASONS = frozenset({"user_unknown", "host_unknown", "has_moved", "not_accept", "bad_address"})
 # Soft-bounce reasons that say something about the address (full, disabled, filtering, gone
 # quiet): only these count toward its soft-bounce limit. Rejections of the sender or of the
 # message (block lists, spam, policy, authentication, rate limits, a refused sender address:

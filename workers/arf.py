@@ -27,7 +27,7 @@ _FBL_SUBJECT = re.compile(r"complaint about message from|abuse report|feedback l
 _FBL_SENDER = re.compile(r"staff@hotmail\.com|fbl|feedback|abuse|complaints?@", re.IGNORECASE)
 # A person's complaint in a provider's own words (not a bounce that says "rejected as spam").
 _COMPLAINT_WORDS = re.compile(
-    r"(?:marked|reported|flagged|classified) (?:this |your |the )?(?:message|e-?mail|mail)? ?as (?:spam|junk|abuse)"
+    r"(?:marked|reported|flagged|classified) (?:[\w-]+ ){0,3}as (?:spam|junk|abuse)"
     r"|(?:spam|abuse) complaint|complaint (?:about|regarding|from|was received)|received a complaint"
     r"|feedback loop|abuse report|this is an? (?:spam|abuse|email abuse) report", re.IGNORECASE)
 _UNDELIVERED = re.compile(r"not (?:be )?delivered|undeliver|delivery (?:has )?failed|could not deliver", re.IGNORECASE)

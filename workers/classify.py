@@ -97,6 +97,8 @@ def _verdict(root: mime.Part, notice: str, original: mime.Part | None, account_h
         sender = plain.addresses(root.get("from") or "")[:1]
         recipients = tuple(RecipientResult(address, None, None, None, "vacation") for address in sender)
         return Classification(OTHER, recipients, detail="auto-reply (vacation or challenge): not a bounce")
+    if plain.says_delivered(notice, mime.decode_words(root.get("subject") or "")):
+        return Classification(OTHER, detail="a delivery or read notice: not a bounce")
     if _looks_like_bounce(root) or plain.says_undelivered(notice):
         found = _plain_bounce(root, notice, original)
         if found is not None:
@@ -181,7 +183,7 @@ def _inner_notice(root: mime.Part) -> bytes | None:
             continue
         inner = part.parts[0]
         if inner.ctype == "multipart/report" or _looks_like_bounce(inner):
-            return part.body.encode("latin-1", "replace")
+            return mime.transfer_decode(part.body, part.get("content-transfer-encoding"))
     return None
 
 

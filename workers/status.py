@@ -7,6 +7,7 @@ Reasons (the `reason` of a RecipientResult):
     host_unknown       no such domain or host (5.1.2; "host not found", "domain does not exist")
     has_moved          the mailbox has moved (5.1.6)
     not_accept         the domain accepts no mail (5.1.10, null MX, "no MX record")
+    bad_address        the address cannot exist: bad destination mailbox address syntax (5.1.3)
   always soft — the address may work later, or the problem is not the address:
     mailbox_full       over quota (5.2.2)
     message_too_large  size limits (5.3.4, 5.2.3)
@@ -147,10 +148,15 @@ def _reason_of_text(text: str) -> str | None:
 
 
 def best_code(status: str | None, diagnostic: str | None) -> str | None:
-    """The DSN Status, unless it is unspecific (5.0.0, 5.1.0, ...) and the diagnostic holds a better code."""
+    """The DSN Status, unless it is unspecific (5.0.0, 5.1.0, ...) and the diagnostic holds a better
+    code, or the remote server's own words give a policy code (x.7.x) the reporting MTA did not keep."""
     code = find_code(status)
+    found = find_codes(diagnostic)
+    if code is not None and code[2] != "7":
+        policy = [c for c in found if c[0] == code[0] and c[2] == "7"]
+        if policy and found[0] == policy[0]:
+            return policy[0]
     if code is None or code[2:] in _VAGUE:
-        found = find_codes(diagnostic)
         better = [c for c in found if (code is None or c[0] == code[0]) and c[2:] not in _VAGUE]
         if better:
             return better[0]

@@ -23,7 +23,7 @@ _LEAD = re.compile(
 # Words that put an address in the recipient's place anywhere in a line.
 _NAMED = re.compile(
     r"(?:\bto:?|rcpt to:?|address:|recipient:|delivering your mail to|delivered to:?|deliver (?:message |mail )?to:?"
-    r"|target mail address:|mailbox is full:|exceeds allowed size:|unknown user:?|recipients?:|address(?:es)? failed:)"
+    r"|target mail address:|to the (?:mailing )?list|mailbox is full:|exceeds allowed size:|unknown user:?|recipients?:|address(?:es)? failed:)"
     r"\s*[<\"(]?(" + ADDRESS + r")", re.IGNORECASE)
 _BRACKETED = re.compile(r"\s+<(" + ADDRESS + r")>")
 _NOT_RECIPIENT_LINE = re.compile(
@@ -49,7 +49,15 @@ _BOUNCE_WORDS = re.compile(
     r"could not be delivered|couldn't be delivered|was not delivered|wasn't delivered|undeliverable"
     r"|delivery (?:has )?failed|permanent (?:error|failure)|failed permanently|delivery to the following"
     r"|unable to deliver|did not reach the following|had delivery errors|had permanent fatal errors"
-    r"|returned mail|has not yet been delivered|delivery status notification|not a member of this mailing list", re.IGNORECASE)
+    r"|returned mail|has not yet been delivered|delivery status notification|not a member of (?:this|the) (?:mailing )?list"
+    r"|message (?:to .{1,100} )?(?:was|has been) (?:rejected|refused|returned)|failed to deliver|could not deliver"
+    r"|delivery (?:to .{1,100} )?(?:was )?abandoned|retry time(?:out)? (?:exceeded|not reached)"
+    r"|(?:nicht|konnte nicht) zugestellt|unzustellbar|n'a pas pu être (?:remis|distribué|livré)|non remis"
+    r"|no (?:se )?(?:ha )?(?:podido )?entregar|non (?:è stato )?consegnat|não (?:foi )?(?:possível )?entreg"
+    r"|配信(?:でき|に失敗)|送信できませんでした|未能送达|退信|не (?:может быть )?доставлен", re.IGNORECASE)
+_DELIVERED = re.compile(
+    r"^(?:delivered|read|gelesen|lu|leído|consegnato|entregue|zugestellt):|(?:was|has been) (?:successfully )?delivered"
+    r"|delivery (?:to .{1,100} )?succeeded|successfully delivered", re.IGNORECASE)
 _LIST_REJECTION = re.compile(r"not a member of (?:this|the) (?:mailing )?list\s*[<\"(]?(" + ADDRESS + ")", re.IGNORECASE)
 _HTML_TAG = re.compile(r"<[^<>]{0,2000}>")
 
@@ -110,6 +118,13 @@ def _headers_part(text: str) -> mime.Part:
 def says_undelivered(notice: str) -> bool:
     """True when the notice's words say a message was not delivered."""
     return bool(_BOUNCE_WORDS.search(notice[:5000]))
+
+
+def says_delivered(notice: str, subject: str) -> bool:
+    """True for a delivery or read notice: it says a message arrived, and nothing failed."""
+    head = notice[:5000]
+    return bool(_DELIVERED.search(subject) or _DELIVERED.search(head)) and not _BOUNCE_WORDS.search(head) \
+        and not _BOUNCE_WORDS.search(subject)
 
 
 def is_delayed(notice: str, subject: str) -> bool:
