@@ -154,7 +154,7 @@ def _plain_bounce(root: mime.Part, notice: str, original: mime.Part | None) -> C
     blocks = plain.recipient_blocks(notice, exclude)
     listed = [a for name in _FAILED_HEADERS for a in plain.addresses(" ".join(root.get_all(name)))]
     listed = listed or plain.list_rejection(notice)
-    addresses = listed or list(blocks) or plain.named_recipients(notice, exclude)
+    addresses = listed or list(blocks) or plain.named_recipients(notice, exclude) or plain.lone_address(notice, exclude)
     if not addresses and original is not None:
         to = plain.addresses(" ".join(original.get_all("to")))
         addresses = to if len(to) == 1 else []

@@ -9,6 +9,7 @@ address first on its line, alone or followed by the error), and gives each the t
 """
 from __future__ import annotations
 
+import html
 import re
 
 from workers import mime
@@ -60,12 +61,15 @@ _DELIVERED = re.compile(
     r"|delivery (?:to .{1,100} )?succeeded|successfully delivered", re.IGNORECASE)
 _LIST_REJECTION = re.compile(r"not a member of (?:this|the) (?:mailing )?list\s*[<\"(]?(" + ADDRESS + ")", re.IGNORECASE)
 _HTML_TAG = re.compile(r"<[^<>]{0,2000}>")
+_HTML_BREAK = re.compile(r"<(?:br|/?p|/?div|/?tr|/?li|/?h\d|/?table|/?blockquote)\b[^<>]{0,2000}>", re.IGNORECASE)
+_HTML_STYLE = re.compile(r"<(style|script)\b.{0,100000}?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_SYSTEM_LOCAL = re.compile(r"^(?:postmaster|mailer-daemon|mailer_daemon|mail-daemon|abuse|noreply|no-reply|root)@")
 
 
 def notice_and_original(root: mime.Part) -> tuple[str, mime.Part | None]:
     """(the human-readable notice, the returned original's header fields as a part, if any)."""
     texts: list[str] = []
-    html: list[str] = []
+    markup: list[str] = []
     original: mime.Part | None = None
     for part in root.walk():
         if part.ctype in ("message/rfc822", "message/global", "text/rfc822-headers", "text/rfc822-header",
@@ -81,8 +85,8 @@ def notice_and_original(root: mime.Part) -> tuple[str, mime.Part | None]:
         if part.ctype == "text/plain" or (part is root and part.maintype in ("text", "application")):
             texts.append(part.text())
         elif part.ctype == "text/html":
-            html.append(_HTML_TAG.sub(" ", part.text()[:MAX_HTML]))
-    notice = "\n".join(texts) if texts else "\n".join(html)
+            markup.append(html_text(part.text()[:MAX_HTML]))
+    notice = "\n".join(texts) if texts else "\n".join(markup)
     full, lowered = notice, notice.lower()
     if len(lowered) != len(full):  # a few characters change length when lower-cased: offsets would shift
         lowered = full
@@ -98,6 +102,13 @@ def notice_and_original(root: mime.Part) -> tuple[str, mime.Part | None]:
     elif original is None and inline:
         original = _headers_part(inline)
     return notice, original
+
+
+def html_text(markup: str) -> str:
+    """The text of an HTML notice, one line per block, entities decoded (recipients start lines)."""
+    markup = _HTML_STYLE.sub(" ", markup)
+    text = _HTML_TAG.sub(" ", _HTML_BREAK.sub("\n", markup))
+    return "\n".join(" ".join(line.split()) for line in html.unescape(text).split("\n"))
 
 
 def _header_start(text: str) -> int:
@@ -169,6 +180,13 @@ def named_recipients(notice: str, exclude: set[str]) -> list[str]:
             if address not in exclude:
                 found[address] = None
     return list(found)
+
+
+def lone_address(notice: str, exclude: set[str]) -> list[str]:
+    """The one address a short notice names, other than the sender's and mail systems' own; [] when
+    it names none or several (then it is not clear which one failed)."""
+    found = [a for a in addresses(notice[:5000]) if a not in exclude and not _SYSTEM_LOCAL.match(a)]
+    return found if len(found) == 1 else []
 
 
 def list_rejection(notice: str) -> list[str]:
