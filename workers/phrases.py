@@ -68,6 +68,7 @@ REASONS: tuple[tuple[str, tuple[str, ...]], ...] = (
         r"domain (?:does not|doesn't) exist", r"unrout(?:e)?able (?:mail )?(?:domain|address)", "unknown domain",
         "host or domain name not found", "domain is not reachable", "dns lookup failure", "invalid domain",
         "no such host", r"(?<![\w.-])[\w.-]{1,200}\.[a-z]{2,} does not exist", r"illegal (?:host|domain)",
+        r"(?:couldn't|could not|can't|cannot) find (?:any )?host", "mx records point to non-existent hosts",
         r"(?:bad|invalid|illegal|malformed) destination", r"domain (?:is )?(?:invalid|illegal|unknown)",
         r"(?:bad|invalid|illegal) (?:address )?syntax", r"no route (?:found )?(?:to|for) (?:the )?(?:domain|destination)",
         "name or service not known", "nxdomain", r"domain must exist", r"unknown (?:mail )?(?:domain|host)",
@@ -84,7 +85,9 @@ REASONS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "account that you tried to reach does not exist", r"(?:user|recipient) (?:name )?is not recognized",
         "recipient address rejected: access denied", "no account by that name", r"account (?:has been )?(?:deleted|removed)",
         r"user doesn't have a .{1,60} account", "is not a known user", "does not have an account",
-        "recipient rejected", r"not (?:a )?local user", "ディレクトリには見つかりません",  # Domino, Japanese
+        "recipient rejected", r"not (?:a )?local user", r"(?:user|recipient|address|mailbox|addressee) (?:is |was )?unknown",
+        r"not present in (?:the )?directory", r"mailbox name (?:not allowed|invalid)", "is not a valid e-?mail",
+        r"no longer (?:exists|in use|valid|accepts? (?:e-?)?mail)", "ディレクトリには見つかりません",  # Domino, Japanese
         r"(?:destinataire|utilisateur|adresse) (?:inconnue?|invalide|inexistante?)", "destinataire invalide",
         r"n'existe (?:pas|plus)", r"(?:benutzer|empfänger|adresse|postfach) (?:ist )?(?:unbekannt|ungültig|existiert nicht)",
         "unbekannter empfänger", "ungültige empfänger", r"(?:usuario|destinatario|buzón|cuenta) (?:desconocido|no existe|inexistente)",
@@ -144,7 +147,7 @@ SENDER_REFUSAL: tuple[str, ...] = (
     r"sender (?:verify|verification|callout) (?:failed|rejected)", r"(?:domain of|unroutable) sender",
     r"sender(?:'s)? domain", r"(?:helo|ehlo) (?:command )?(?:rejected|refused)", "helo requires",
     "need fully-qualified hostname", r"(?:mail from|envelope sender|return[- ]path)(?: address)? (?:rejected|refused|invalid|not allowed)",
-    r"invalid (?:sender|helo)", "bad sender",
+    r"invalid (?:sender|helo)", "bad sender",  "badmailfrom",
 )
 
 # RFC 5321's generic text for a 550: in reply to RCPT TO, with no policy words, it is how large

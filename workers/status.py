@@ -195,7 +195,7 @@ def _by_stage(reason: str, stage: str | None, code: str | None, words: str) -> s
     """The reason corrected by the stage the reply answered and by whose fault the words say it is."""
     lowered = words[:TEXT_LIMIT].lower()
     if stage in _SENDER_STAGES or _SENDER_REFUSAL.search(lowered):
-        return "rejected" if reason in HARD_REASONS or reason in ("undefined", "syntax_error") else reason
+        return "rejected" if reason in HARD_REASONS or reason in ("undefined", "syntax_error", "policy") else reason
     specific = code is not None and code[2:] in ("1.1", "1.10")
     said_by_filter = (stage == "data" and _FILTER_WORDS.search(words)) or _EMPTY_ADDRESS_UNKNOWN.search(words)
     if reason == "user_unknown" and not specific and said_by_filter:
