@@ -155,3 +155,21 @@ def test_every_family_of_the_table_compiles_and_has_an_example():
     tested_elsewhere = {"content_error", "rate_limited", "has_moved", "relay_denied", "expired",
                         "system_error", "mailer_error", "syntax_error"}  # tests/test_classifier.py
     assert {reason for reason, _ in phrases.REASONS} <= covered | tested_elsewhere
+
+
+def test_the_gate_words_never_change_what_a_family_matches():
+    """workers/wording.py skips a family when none of its gate words is in the text: for every
+    family, on every example here and on the notices of the corpus, gated and plain searches agree."""
+    from pathlib import Path
+
+    from workers import mime, wording
+    from workers.formats import plain
+    texts = [words.lower() for examples in FAMILIES.values() for words, _, _ in examples]
+    texts += [words.lower() for words, *_ in STAGES]
+    for path in sorted((Path(__file__).parent / "corpus").glob("*/*.eml")):
+        notice, _ = plain.notice_and_original(mime.parse(path.read_bytes()))
+        texts.append(" ".join(notice.split())[:status.TEXT_LIMIT].lower())
+    for family in wording.families(phrases.REASONS):
+        assert family.gates is not None, f"{family.reason}: a phrase with no gate word makes the family slow"
+        for text in texts:
+            assert family.matches(text) == bool(family.pattern.search(text)), (family.reason, text[:200])

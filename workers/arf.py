@@ -29,8 +29,9 @@ _FBL_SENDER = re.compile(r"staff@hotmail\.com|fbl|feedback|abuse|complaints?@", 
 _COMPLAINT_WORDS = re.compile(
     r"(?:marked|reported|flagged|classified) (?:[\w-]+ ){0,3}as (?:spam|junk|abuse)"
     r"|(?:spam|abuse) complaint|complaint (?:about|regarding|from|was received)|received a complaint"
-    r"|feedback loop|abuse report|this is an? (?:spam|abuse|email abuse) report", re.IGNORECASE)
-_UNDELIVERED = re.compile(r"not (?:be )?delivered|undeliver|delivery (?:has )?failed|could not deliver", re.IGNORECASE)
+    r"|feedback loop|abuse report|this is an? (?:spam|abuse|email abuse) report")  # on lower-cased text
+_COMPLAINT_GATE = ("spam", "junk", "abuse", "complaint", "feedback")
+_UNDELIVERED = re.compile(r"not (?:be )?delivered|undeliver|delivery (?:has )?failed|could not deliver")
 
 
 def feedback_part(root: mime.Part) -> mime.Part | None:
@@ -82,7 +83,9 @@ def _says_complaint(root: mime.Part, notice: str) -> bool:
     subject = mime.decode_words(root.get("subject") or "")
     if _FBL_SUBJECT.search(subject) and _FBL_SENDER.search(root.get("from") or ""):
         return True
-    head = subject + "\n" + notice[:3000]
+    head = (subject + "\n" + notice[:3000]).lower()
+    if not any(word in head for word in _COMPLAINT_GATE):  # every complaint phrase has one of these
+        return False
     return bool(_COMPLAINT_WORDS.search(head)) and not _UNDELIVERED.search(head)
 
 

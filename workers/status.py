@@ -50,7 +50,7 @@ import re
 from functools import lru_cache
 
 from config.policy import HARD_REASONS
-from workers import phrases
+from workers import phrases, wording
 
 TEXT_LIMIT = 2000  # characters of a diagnostic or notice read for words
 # Reasons that the text may give even against a specific status code such as 5.1.1.
@@ -92,7 +92,7 @@ _VAGUE = {
     "7.0": "policy",
 }
 
-_MATCHERS = tuple((reason, re.compile("|".join(words))) for reason, words in phrases.REASONS)
+_FAMILIES = wording.families(phrases.REASONS)
 _STAGES = tuple((stage, re.compile("|".join(words))) for stage, words in phrases.STAGES)
 _SENDER_REFUSAL = re.compile("|".join(phrases.SENDER_REFUSAL))
 _UNAVAILABLE = re.compile("|".join(phrases.UNAVAILABLE))
@@ -141,9 +141,9 @@ def reason_of_text(text: str | None) -> str | None:
 @lru_cache(maxsize=16)  # repeats within one message; too small to remember a corpus
 def _reason_of_text(text: str) -> str | None:
     text = text.lower()
-    for reason, matcher in _MATCHERS:
-        if matcher.search(text):
-            return reason
+    for family in _FAMILIES:
+        if family.matches(text):
+            return family.reason
     return None
 
 
@@ -212,7 +212,7 @@ def stage_of(text: str | None) -> str | None:
     """The SMTP command a failing reply answered: "rcpt", "mail", "helo", "data", or None when unsaid."""
     if not text:
         return None
-    text = text[:TEXT_LIMIT * 4]
+    text = text[:TEXT_LIMIT * 2]
     if ">>>" in text:  # a transcript: the command sent last before the first failing reply
         command = None
         for match in _TRANSCRIPT.finditer(text):
@@ -238,9 +238,9 @@ def mailbox_state(text: str | None) -> str | None:
     if not text:
         return None
     text = text[:TEXT_LIMIT].lower()
-    for reason, matcher in _MATCHERS:
-        if reason in _MAILBOX_STATES and matcher.search(text):
-            return reason
+    for family in _FAMILIES:
+        if family.reason in _MAILBOX_STATES and family.matches(text):
+            return family.reason
     return None
 
 
