@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from seedlist.audit import FAIL, UNKNOWN, Check
+from suppression import counters
 from suppression.db import db, iso, keyset_page, utcnow
 from suppression.models import Finding, FindingSeverity, SeedMessage
 
@@ -113,7 +114,8 @@ def view(finding: Finding) -> dict:
 
 
 def summary(account_id: int, days: int = 30) -> dict:
-    """The share of the account's seed messages passing each rule over the last `days` days."""
+    """The share of the account's seed messages passing each rule over the last `days` days, and
+    the DMARC failure reports receivers sent about the account's mail in that time."""
     since = utcnow() - timedelta(days=days)
     rows = db.session.scalars(select(SeedMessage.results).where(SeedMessage.account_id == account_id,
                                                                 SeedMessage.received_at >= since))
@@ -123,8 +125,10 @@ def summary(account_id: int, days: int = 30) -> dict:
         messages += 1
         for rule, result in results.items():
             tally.setdefault(rule, Counter())[result] += 1
+    reports = counters.window_sums([days], [account_id])[account_id][days].auth_failure_reports
     return {"account_id": account_id, "days": days, "messages": messages,
-            "rules": {rule: _shares(counts) for rule, counts in sorted(tally.items())}}
+            "rules": {rule: _shares(counts) for rule, counts in sorted(tally.items())},
+            "auth_failure_reports": reports}
 
 
 def _shares(counts: Counter) -> dict:

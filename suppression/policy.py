@@ -99,6 +99,7 @@ class Counts:
     trap_hits: int = 0
     seed_findings: int = 0
     optout_violations: int = 0
+    auth_failure_reports: int = 0
 
 
 @dataclass(frozen=True)

@@ -197,6 +197,21 @@ def test_complaint_attributed_by_sending_domain_and_not_spam_ignored(app, ingest
     assert decision(alpha, "happy@example.com")["send"] is True
 
 
+def test_a_dmarc_failure_report_counts_toward_authentication_health_never_as_a_complaint(app, ingest, staff,
+                                                                                        make_dealer):
+    """RFC 6591 auth-failure reports are kind other: no suppression, no complaint; they are counted
+    for the dealer whose domain the report is about and shown with its compliance summary."""
+    alpha = make_dealer("Alpha Motors", ("alpha-motors.example",))
+    event_id = post_mail(ingest, arf("seen@example.com", "auth-failure")).json["id"]
+    event = ingest.get(f"/v1/inbound/{event_id}").json
+    assert (event["status"], event["account_id"]) == ("processed", alpha.account_id)
+    assert decision(alpha, "seen@example.com")["send"] is True
+    counted = today(app, alpha.account_id)
+    assert (counted.auth_failure_reports, counted.complaints) == (1, 0)
+    summary = staff.get(f"/v1/accounts/{alpha.account_id}/compliance").json
+    assert summary["auth_failure_reports"] == 1
+
+
 def test_auto_reply_is_not_a_bounce(app, ingest, dealer):
     raw = (b"From: someone@example.com\r\nTo: sales@alpha-motors.example\r\nSubject: Out of office\r\n"
            b"Auto-Submitted: auto-replied\r\n\r\nI am away until Monday.\r\n")

@@ -28,6 +28,7 @@ from workers.providers import ses
 from workers.reading import Reading
 
 ACTOR = "worker"
+AUTH_FAILURE = "auth-failure"  # RFC 6591's Feedback-Type of a DMARC failure report
 log = logging.getLogger(__name__)
 
 
@@ -71,6 +72,8 @@ def apply(event_id: int, reading: Reading) -> Applied:
     elif verdict.kind == COMPLAINT and policy.is_complaint(verdict.feedback_type):
         for recipient in verdict.recipients:
             _complaint(recipient, event_id, applied)
+    elif verdict.feedback_type == AUTH_FAILURE and applied.account_id is not None:
+        applied.count("auth_failure_reports")  # the dealer's authentication health, never a complaint
     else:
         applied.status = EventStatus.ignored
     return applied

@@ -149,6 +149,8 @@ class Compliance(BaseModel):
     days: int
     messages: int
     rules: dict[str, RuleShare]
+    auth_failure_reports: int = Field(description="DMARC failure reports (ARF Feedback-Type auth-failure) "
+                                                  "received about the account's mail in these days")
 
 
 @bp.post("/seeds", responses={201: SeedView, **CONFLICT, **UNSUPPORTED})

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from suppression.db import db
 
 COUNTERS = ("sends", "hard_bounces", "soft_bounces", "complaints", "unsubscribes", "trap_hits", "seed_findings",
-            "optout_violations")
+            "optout_violations", "auth_failure_reports")
 
 
 def _counter() -> Mapped[int]:
@@ -31,3 +31,6 @@ class DailyCount(db.Model):
     trap_hits: Mapped[int] = _counter()
     seed_findings: Mapped[int] = _counter()  # seed messages that broke a content rule
     optout_violations: Mapped[int] = _counter()  # mail to an opted-out seed after the grace period
+    # DMARC failure reports (ARF auth-failure, RFC 6591) about the account's mail: its authentication
+    # health. Not a complaint and no AUP rule: anyone can forge a dealer's From domain.
+    auth_failure_reports: Mapped[int] = _counter()
