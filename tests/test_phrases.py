@@ -36,6 +36,7 @@ FAMILIES = {
         ("550 L'adresse n'existe pas", "user_unknown", True),
         ("550 Empfänger unbekannt", "user_unknown", True),
         ("550 Benutzer existiert nicht", "user_unknown", True),
+        ("Benutzer hans (hans@example.de) ist nicht im Domino-Verzeichnis aufgeführt", "user_unknown", True),
         ("550 Usuario desconocido", "user_unknown", True),
         ("550 La cuenta no existe", "user_unknown", True),
         ("550 Utente sconosciuto", "user_unknown", True),

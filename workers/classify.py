@@ -12,6 +12,7 @@ Reading is bounded (workers/mime.py caps size, depth and parts), so no input can
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 
 import config
@@ -44,6 +45,7 @@ _AUTO_REPLY_SUBJECT = re.compile(
     r"auto(?:matic)?[ -]?(?:reply|response|respons|answer|antwort)|réponse automatique|out of (?:the )?office"
     r"|vacation|away from|\baway until|\babsence|abwesen|on leave|autoreply|autoresponder|自動応答|不在"
     r"|please (?:confirm|verify)|verification (?:required|needed)|challenge|spam ?arrest|boxbe", re.IGNORECASE)
+_REPLY = re.compile(r"\s*(?:re|aw|sv|vs|antw|r|odp)\s*:", re.IGNORECASE)
 _AUTO_REPLY_FIELDS = ("x-autoreply", "x-autorespond", "x-autoresponder", "x-vacation", "x-challenge", "x-boxbe")
 _DKIM_DOMAIN = re.compile(r"(?:^|;)\s*d\s*=\s*([^;\s]+)")
 _ANGLE = re.compile(r"<([^<>]*)>")
@@ -71,13 +73,8 @@ def _unreadable(why: str) -> Classification:
 def _classify(raw: bytes, account_header: str, list_header: str, depth: int = 0) -> Classification:
     root = mime.parse(raw)
     notice, original_part = plain.notice_and_original(root)
-    verdict = _verdict(root, notice, original_part, account_header, list_header)
-    if verdict.kind == OTHER and not verdict.recipients and depth < MAX_NESTING:
-        inner = _inner_notice(root)
-        if inner is not None:
-            found = _classify(inner, account_header, list_header, depth + 1)
-            if found.kind != OTHER or found.recipients:
-                return found
+    nested = (lambda raw: _classify(raw, account_header, list_header, depth + 1)) if depth < MAX_NESTING else None
+    verdict = _verdict(root, notice, original_part, account_header, list_header, nested)
     if not root.fields and verdict.kind == OTHER:
         return _unreadable("no RFC 5322 header fields")
     if verdict.original != Original():  # the reader found the original itself (SES's `mail` object)
@@ -86,13 +83,18 @@ def _classify(raw: bytes, account_header: str, list_header: str, depth: int = 0)
 
 
 def _verdict(root: mime.Part, notice: str, original: mime.Part | None, account_header: str,
-             list_header: str) -> Classification:
+             list_header: str, nested: Callable[[bytes], Classification] | None) -> Classification:
     found = arf.read(root, original, notice) or json_notice.read(root, account_header, list_header)
     if found is not None:
         return found
     found = _dsn(root, notice, original)
     if found is not None:
         return found
+    inner = _inner_notice(root) if nested is not None else None
+    if inner is not None:  # a notice forwarded or wrapped in this one: its reading is this message's
+        found = nested(inner)
+        if found.kind != OTHER or found.recipients:
+            return found
     if _is_auto_reply(root):
         sender = plain.addresses(root.get("from") or "")[:1]
         recipients = tuple(RecipientResult(address, None, None, None, "vacation") for address in sender)
@@ -177,13 +179,17 @@ def _plain_bounce(root: mime.Part, notice: str, original: mime.Part | None) -> C
 
 
 def _inner_notice(root: mime.Part) -> bytes | None:
-    """The raw bytes of an attached message that is itself a bounce or report, if any."""
+    """The raw bytes of a message inside this one that is itself a bounce or report: attached
+    (message/rfc822) or forwarded inline below a "Forwarded message" line; None when there is none."""
     for part in root.walk():
         if part is root or part.ctype not in ("message/rfc822", "message/global") or not part.parts:
             continue
         inner = part.parts[0]
         if inner.ctype == "multipart/report" or _looks_like_bounce(inner):
             return mime.transfer_decode(part.body, part.get("content-transfer-encoding"))
+    forwarded = plain.forwarded_message(root)
+    if forwarded is not None and _looks_like_bounce(mime.parse(forwarded)):
+        return forwarded
     return None
 
 
@@ -194,7 +200,10 @@ def _looks_like_bounce(root: mime.Part) -> bool:
     sender = (root.get("from") or "") + " " + (root.get("return-path") or "")
     if _DAEMON.search(root.get("from") or "") or _DAEMON.search(sender):
         return True
-    return bool(_BOUNCE_SUBJECT.search(mime.decode_words(root.get("subject") or "")))
+    subject = mime.decode_words(root.get("subject") or "")
+    if _REPLY.match(subject) and root.get("in-reply-to"):
+        return False  # a person's reply about a bounce, not the bounce
+    return bool(_BOUNCE_SUBJECT.search(subject))
 
 
 def _is_auto_reply(root: mime.Part) -> bool:

@@ -81,6 +81,7 @@ REASONS: tuple[tuple[str, tuple[str, ...]], ...] = (
         r"(?:invalid|bad|unknown or illegal) (?:recipient|mailbox|user|address|alias)", r"(?:recipient|address|addressee) (?:address )?unknown",
         r"not a valid (?:user|mailbox|recipient|e-?mail)", "recipient not found", "recip(?:ient)?notfound",
         r"no mailbox (?:here|by that name|found)", r"not listed in (?:the )?(?:public name|domino|directory|address book)",
+        r"nicht im [\w-]*verzeichnis",
         r"address (?:you entered )?(?:couldn't|could not) be found", "mailbox not found",
         "account that you tried to reach does not exist", r"(?:user|recipient) (?:name )?is not recognized",
         "recipient address rejected: access denied", "no account by that name", r"account (?:has been )?(?:deleted|removed)",

@@ -51,8 +51,8 @@ def _document(root: mime.Part):
     text = root.text().strip()
     if not text[:1] in "{[" or len(text) > MAX_JSON:
         return None
-    try:
-        document = json.loads(text)
+    try:  # the JSON first, then maybe a signature or an unsubscribe footer
+        document, _ = json.JSONDecoder().raw_decode(text)
         if isinstance(document, dict) and isinstance(document.get("Message"), str):  # the raw SNS envelope
             document = json.loads(document["Message"])
     except (ValueError, RecursionError):

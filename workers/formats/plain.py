@@ -24,12 +24,15 @@ _LEAD = re.compile(
 # Words that put an address in the recipient's place anywhere in a line.
 _NAMED = re.compile(
     r"(?:\bto:?|rcpt to:?|address:|recipient:|delivering your mail to|delivered to:?|deliver (?:message |mail )?to:?"
-    r"|target mail address:|to the (?:mailing )?list|mailbox is full:|exceeds allowed size:|unknown user:?|recipients?:|address(?:es)? failed:)"
+    r"|target mail address:|to the (?:mailing )?list|mailbox is full:|宛先\s*[:：]|受信者\s*[:：]|收件人\s*[:：]"
+    r"|destinataire\s*:|destinatario\s*:|destinatário\s*:|empfänger\s*:|ontvanger\s*:|получатель\s*:|exceeds allowed size:|unknown user:?|recipients?:|address(?:es)? failed:)"
     r"\s*[<\"(]?(" + ADDRESS + r")", re.IGNORECASE)
 _BRACKETED = re.compile(r"\s+<(" + ADDRESS + r")>")
 _NOT_RECIPIENT_LINE = re.compile(
     r"^\s*(?:from|sender|mail from|reply-to|return-path|envelope-from|cc|date|sent|subject)\s*:"
-    r"|contact|send mail to|questions|\bfrom\s+\S+@|a message sent by|generated from", re.IGNORECASE)
+    r"|contact|send mail to|questions|\bfrom\s+\S+@|a message sent by|generated from"
+    r"|^\s*(?:送信者|差出人|発信者|发件人|發件人|absender|expéditeur|remitente|mittente|remetente|afzender|отправитель)\s*[:：]",
+    re.IGNORECASE)
 _ORIGINAL_MARKER = re.compile(
     r"^[ \t>]*+(?:-++ ?)?(?:"
     r"this is a copy of (?:the|your) message|below this line is a copy of the message"
@@ -39,6 +42,10 @@ _ORIGINAL_MARKER = re.compile(
     r"|original mail info|bounced e-mail:|the original message headers|forwarded message"
     r"|the attachment contains the original|copy of the original message|content-type: message/rfc822"
     r")", re.MULTILINE)  # searched in lower-cased text
+_FORWARDED = re.compile(
+    r"^[ \t>]*(?:-{2,} ?forwarded message ?-{2,}|begin forwarded message:|-{2,} ?original message ?-{2,}"
+    r"|-{2,} ?weitergeleitete nachricht ?-{2,}|-{2,} ?message transféré ?-{2,}|-{2,} ?mensaje reenviado ?-{2,})"
+    r"[ \t]*\n", re.IGNORECASE | re.MULTILINE)
 _HEADER_START = re.compile(
     r"^(?:Received|Return-Path|DKIM-Signature|Message-Id|Date|From|To|Subject|MIME-Version)\s*:"
     r".*\n(?:[ \t].*\n)*[\w-]+\s*:", re.IGNORECASE | re.MULTILINE)
@@ -55,7 +62,7 @@ _BOUNCE_WORDS = re.compile(
     r"|delivery (?:to .{1,100} )?(?:was )?abandoned|retry time(?:out)? (?:exceeded|not reached)"
     r"|(?:nicht|konnte nicht) zugestellt|unzustellbar|n'a pas pu être (?:remis|distribué|livré)|non remis"
     r"|no (?:se )?(?:ha )?(?:podido )?entregar|non (?:è stato )?consegnat|não (?:foi )?(?:possível )?entreg"
-    r"|配信(?:でき|に失敗)|送信できませんでした|未能送达|退信|не (?:может быть )?доставлен", re.IGNORECASE)
+    r"|配信(?:でき|に失敗)|配送(?:でき|に失敗)|送信できませんでした|未能送达|退信|не (?:может быть )?доставлен", re.IGNORECASE)
 _DELIVERED = re.compile(
     r"^(?:delivered|read|gelesen|lu|leído|consegnato|entregue|zugestellt):|(?:was|has been) (?:successfully )?delivered"
     r"|delivery (?:to .{1,100} )?succeeded|successfully delivered", re.IGNORECASE)
@@ -109,6 +116,20 @@ def html_text(markup: str) -> str:
     markup = _HTML_STYLE.sub(" ", markup)
     text = _HTML_TAG.sub(" ", _HTML_BREAK.sub("\n", markup))
     return "\n".join(" ".join(line.split()) for line in html.unescape(text).split("\n"))
+
+
+def forwarded_message(root: mime.Part) -> bytes | None:
+    """The message a person forwarded inline (its header lines and text, after a "Forwarded
+    message" line) as raw bytes, or None."""
+    for part in root.walk():
+        if part.ctype == "text/plain" and not part.parts:
+            text = part.text()
+            match = _FORWARDED.search(text[:100_000])
+            if match is not None:
+                return text[match.end():].lstrip("\n").encode("utf-8", "replace")
+        if part.ctype in ("message/rfc822", "message/global"):
+            return None
+    return None
 
 
 def _header_start(text: str) -> int:

@@ -19,6 +19,7 @@ import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
+from email.utils import parseaddr
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -291,7 +292,9 @@ def _list(container: dict, key: str) -> list:
 
 
 def _address(item: dict) -> str:
-    return text(item, "emailAddress", required=True).strip().lower()
+    # SES gives the recipient as the message named it, display name included ("Ann" <ann@x>).
+    value = text(item, "emailAddress", required=True)
+    return (parseaddr(value)[1] or value).strip().lower()
 
 
 def _original(mail: dict, account_header: str, list_header: str) -> Original:
