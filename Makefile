@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test faults bench bench-unsubscribe worker lmtp services install install-dev install-browser install-nginx install-dovecot clean
+.PHONY: run test faults bench bench-unsubscribe worker lmtp services install install-dev install-browser install-nginx install-dovecot install-postfix clean
 
 # The service's own packages (requirements.txt); install-dev adds the tests', checks' and benchmarks'
 # (requirements-dev.txt). Each has its marker, so `make run` after `make test` installs nothing more,
@@ -60,7 +60,13 @@ install-nginx:
 install-dovecot:
 	test -x /usr/sbin/dovecot || ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends dovecot-imapd)
 
-test: install-dev install-browser install-nginx install-dovecot services
+# Postfix, the MTA the LMTP tests deliver through on loopback with a configuration directory of
+# their own (tests/postfix.py). debconf is told "No configuration": nothing is set up system-wide,
+# and Debian's postfix service is neither needed nor started.
+install-postfix:
+	test -x /usr/sbin/postfix || ($(SUDO) apt-get update && echo "postfix postfix/main_mailer_type select No configuration" | $(SUDO) debconf-set-selections && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postfix)
+
+test: install-dev install-browser install-nginx install-dovecot install-postfix services
 	$(BIN)/python -m pytest
 
 # pytest.ini's testpaths is tests/: the fault tests are run by naming their directory.
