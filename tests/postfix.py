@@ -64,6 +64,8 @@ queue_run_delay = 1s
 minimal_backoff_time = 1s
 maximal_backoff_time = 2s
 lmtp_connect_timeout = 5s
+# A cached connection would outlive the listener a test stops; each delivery connects anew.
+lmtp_connection_cache_on_demand = no
 lmtp_data_done_timeout = 30s
 delay_warning_time = 0
 """
