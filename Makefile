@@ -2,8 +2,9 @@
 # make test: the whole suite on SQLite and on PostgreSQL, with real Redis, and the recipient pages
 # in Debian's headless Chromium and the nginx site of deploy/ in front of gunicorn (make install-browser and
 # make install-nginx install them when missing).
-# make faults: worker kills and Redis and PostgreSQL outages under load, each scenario on a
-# PostgreSQL and a Redis of its own (faults/; about 4 minutes).
+# make faults: worker kills and Redis and PostgreSQL outages under load, and a PostgreSQL outage
+# while Postfix delivers to the LMTP listener, each scenario on a PostgreSQL and a Redis of its own
+# (faults/; about 4 minutes).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -70,7 +71,7 @@ test: install-dev install-browser install-nginx install-dovecot install-postfix 
 	$(BIN)/python -m pytest
 
 # pytest.ini's testpaths is tests/: the fault tests are run by naming their directory.
-faults: install-dev services
+faults: install-dev install-postfix services
 	$(BIN)/python -m pytest faults -q
 
 bench: install-dev services

@@ -15,6 +15,7 @@ pytest tmp directory's parents are 0700), removed by `stop()`.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import smtplib
@@ -145,12 +146,16 @@ class Postfix:
 
     # Mail
 
-    def submit(self, raw: bytes, recipients: list[str], sender: str = "MAILER-DAEMON@mta.example") -> None:
-        """Hand a message to smtpd, as a remote MTA would; smtplib raises unless every recipient is taken."""
+    def submit(self, raw: bytes, recipients: list[str], sender: str = "") -> str:
+        """Hand a message to smtpd, as a remote MTA would (sender "": a bounce's null sender); the
+        queue id Postfix gave it. SMTPResponseException unless every step is accepted."""
         with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as smtp:
-            refused = smtp.sendmail("" if sender.startswith("MAILER-DAEMON") else sender, recipients, raw)
-        if refused:
-            raise smtplib.SMTPRecipientsRefused(refused)
+            smtp.ehlo_or_helo_if_needed()
+            _accepted(smtp.mail(sender))
+            for recipient in recipients:
+                _accepted(smtp.rcpt(recipient))
+            reply = _accepted(smtp.data(raw))
+        return re.search(r"queued as ([0-9A-Za-z]+)", reply).group(1)
 
     def queued(self) -> dict[str, int]:
         """How many messages each queue (incoming, active, deferred, hold) holds now."""
@@ -217,6 +222,13 @@ class Postfix:
             time.sleep(0.02)
         with suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
+
+def _accepted(answer: tuple[int, bytes]) -> str:
+    code, text = answer
+    if code != 250:
+        raise smtplib.SMTPResponseException(code, text)
+    return text.decode(errors="replace")
+
 
 def _why(command: str, base: Path) -> str:
     """What postfix says when it fails: it writes to stderr only when that is a terminal (else to
