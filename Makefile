@@ -1,7 +1,8 @@
 # make run: the service on the embedded default (SQLite under instance/, jobs inline).
 # make test: the whole suite on SQLite and on PostgreSQL, with real Redis, and the recipient pages
-# in Debian's headless Chromium and the nginx site of deploy/ in front of gunicorn (make install-browser and
-# make install-nginx install them when missing).
+# in Debian's headless Chromium, the nginx site of deploy/ in front of gunicorn, and inbound mail
+# through Debian's Postfix to the LMTP listener (make install-browser, install-nginx and
+# install-postfix install them when missing).
 # make faults: worker kills and Redis and PostgreSQL outages under load, and a PostgreSQL outage
 # while Postfix delivers to the LMTP listener, each scenario on a PostgreSQL and a Redis of its own
 # (faults/; about 4 minutes).
