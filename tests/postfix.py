@@ -47,12 +47,11 @@ mydestination =
 local_recipient_maps =
 alias_maps =
 alias_database =
-mynetworks = 127.0.0.0/8
 relay_domains = {domains}
 relay_recipient_maps =
 transport_maps = inline:{{ {transports} }}
 default_transport = error:nothing is relayed outward from the test MTA
-relay_transport = error:no relay_domains routing in the test MTA
+relay_transport = error:a relay domain without a transport_maps entry in the test MTA
 smtpd_relay_restrictions = reject_unauth_destination
 smtpd_recipient_restrictions =
 smtpd_banner = $myhostname ESMTP test
@@ -67,7 +66,6 @@ lmtp_connect_timeout = 5s
 # A cached connection would outlive the listener a test stops; each delivery connects anew.
 lmtp_connection_cache_on_demand = no
 lmtp_data_done_timeout = 30s
-delay_warning_time = 0
 """
 
 # The services a message needs from smtpd to lmtp, and postlog for maillog_file; none chrooted
