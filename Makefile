@@ -1,16 +1,18 @@
 # make run: the service on the embedded default (SQLite under instance/, jobs inline).
 # make test: the whole suite on SQLite and on PostgreSQL, with real Redis, and the recipient pages
-# in Debian's headless Chromium and the nginx site of deploy/ in front of gunicorn (make install-browser and
-# make install-nginx install them when missing).
-# make faults: worker kills and Redis and PostgreSQL outages under load, each scenario on a
-# PostgreSQL and a Redis of its own (faults/; about 4 minutes).
+# in Debian's headless Chromium, the nginx site of deploy/ in front of gunicorn, and inbound mail
+# through Debian's Postfix to the LMTP listener (make install-browser, install-nginx and
+# install-postfix install them when missing).
+# make faults: worker kills and Redis and PostgreSQL outages under load, and a PostgreSQL outage
+# while Postfix delivers to the LMTP listener, each scenario on a PostgreSQL and a Redis of its own
+# (faults/; about 4 minutes).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test faults bench bench-unsubscribe worker lmtp services install install-dev install-browser install-nginx install-dovecot clean
+.PHONY: run test faults bench bench-unsubscribe worker lmtp services install install-dev install-browser install-nginx install-dovecot install-postfix clean
 
 # The service's own packages (requirements.txt); install-dev adds the tests', checks' and benchmarks'
 # (requirements-dev.txt). Each has its marker, so `make run` after `make test` installs nothing more,
@@ -60,11 +62,17 @@ install-nginx:
 install-dovecot:
 	test -x /usr/sbin/dovecot || ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends dovecot-imapd)
 
-test: install-dev install-browser install-nginx install-dovecot services
+# Postfix, the MTA the LMTP tests deliver through on loopback with a configuration directory of
+# their own (tests/postfix.py). debconf is told "No configuration": nothing is set up system-wide,
+# and Debian's postfix service is neither needed nor started.
+install-postfix:
+	test -x /usr/sbin/postfix || ($(SUDO) apt-get update && echo "postfix postfix/main_mailer_type select No configuration" | $(SUDO) debconf-set-selections && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postfix)
+
+test: install-dev install-browser install-nginx install-dovecot install-postfix services
 	$(BIN)/python -m pytest
 
 # pytest.ini's testpaths is tests/: the fault tests are run by naming their directory.
-faults: install-dev services
+faults: install-dev install-postfix services
 	$(BIN)/python -m pytest faults -q
 
 bench: install-dev services

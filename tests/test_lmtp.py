@@ -66,6 +66,20 @@ def test_a_dsn_over_lmtp_is_stored_processed_and_suppresses(app, listen, make_de
     assert decision(alpha, "gone@example.com")["reason"] == "hard_bounce"
 
 
+def test_a_verp_bounce_is_attributed_by_its_envelope_recipient_when_its_to_header_is_not_it(app, listen,
+                                                                                          make_dealer):
+    beta = make_dealer("Beta Cars")  # no sending domains: only the VERP address names the account
+    verp = f"bounces+a{beta.account_id}-9@bounce.example"
+    raw = dsn("lost@example.com", to="postmaster@bounce.example")  # the To of a bounce need not be its return path
+    assert [code for code, _ in send(listen(app), raw, [verp])] == [250]
+    with app.app_context():
+        event = db.session.execute(select(Event)).scalar_one()
+        assert (event.account_id, event.status) == (beta.account_id, EventStatus.processed)
+        # Recorded as Postfix's local(8) would, in front of the bytes the MTA sent.
+        assert event.raw == f"X-Original-To: {verp}\r\n".encode() + raw
+    assert decision(beta, "lost@example.com")["reason"] == "hard_bounce"
+
+
 def test_an_arf_complaint_over_lmtp_suppresses_for_the_dealer(app, listen, make_dealer):
     alpha = make_dealer("Alpha Motors")
     raw = arf("angry@example.com", original_headers=f"X-Account-ID: {alpha.account_id}")

@@ -4,8 +4,9 @@ it. A message is read by the worker; a webhook is verified and parsed here, once
 keys are in it), and stored with what was found, which the worker then acts on."""
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from flask import current_app
@@ -15,6 +16,9 @@ from suppression.db import commit, db
 from suppression.errors import Forbidden, Invalid, TooLarge, Unauthenticated
 from workers import batches, providers
 
+# A header field's start (RFC 5322 2.2: printable characters but the colon, then the colon).
+_HEADER_FIELD = re.compile(rb"[!-9;-~]+[ \t]*:")
+
 
 @dataclass(frozen=True)
 class Accepted:
@@ -23,18 +27,36 @@ class Accepted:
     duplicate: bool  # received before: the same event
 
 
-def accept_mail(raw: bytes, kind: str = "auto") -> Accepted:
-    """Store one raw RFC 5322 message as an event, commit, and queue it."""
+def accept_mail(raw: bytes, kind: str = "auto", envelope_to: Sequence[str] = ()) -> Accepted:
+    """Store one raw RFC 5322 message as an event, commit, and queue it.
+
+    `envelope_to`: the envelope recipients an MTA delivered it to (the LMTP listener), stored in
+    front of the message as X-Original-To headers. Over LMTP nothing else records them (Postfix's
+    local(8) adds X-Original-To and Delivered-To; its lmtp client adds neither), and a bounce is
+    routed and attributed by the address it came back to (workers/reading.py), which its To
+    header need not name. The dedupe key stays the message's own bytes: the same message is one
+    event however often, and to whichever of its recipients, it is delivered."""
     if kind not in events.KINDS:
         raise Invalid(f"kind is one of {', '.join(events.KINDS)}", code="invalid_kind", field="kind")
     if len(raw) > current_app.config["MAX_INBOUND_BYTES"]:
         raise TooLarge("the message is larger than MAX_INBOUND_BYTES")
     if not raw.strip():
         raise Invalid("send the raw message as the request body", code="empty_message", field="body")
-    [(event_id, new)] = events.store("mail", [(raw, events.mail_key(raw))], kind)
+    [(event_id, new)] = events.store("mail", [(with_envelope(raw, envelope_to), events.mail_key(raw))], kind)
     commit()  # nothing, on PostgreSQL: events.store committed on its own connection
     status = batches.enqueue_event(event_id) if new else events.status_of(event_id)
     return Accepted(event_id, status, not new)
+
+
+def with_envelope(raw: bytes, recipients: Sequence[str]) -> bytes:
+    """`raw` with an X-Original-To header in front for each envelope recipient, in their order, with
+    the message's own line ends; `raw` as it is when it does not start with a header field (that
+    is no message: a header in front would make it read as one, not be parked as unreadable)."""
+    if not recipients or not _HEADER_FIELD.match(raw):
+        return raw
+    first_line = raw.split(b"\n", 1)[0]
+    end = b"\r\n" if first_line.endswith(b"\r") or b"\n" not in raw else b"\n"
+    return b"".join(b"X-Original-To: " + r.encode() + end for r in recipients) + raw
 
 
 def accept_webhook(provider: str, body: bytes, headers: Mapping[str, str]) -> tuple[list[int], int]:

@@ -3,11 +3,12 @@ mailto opt-outs and seed mail here (Postfix: `lmtp:inet:127.0.0.1:8024` in `tran
 forking a command per message.
 
 Each message goes through the inbound service, as POST /v1/inbound/mail does: stored raw,
-committed, then queued; only then does each recipient get its 250. The envelope recipient says
-what the mail is (the mailto address: an opt-out; an active seed: seed mail; anything else, the
-bounce or VERP domain: read by the worker). The database work blocks, so it runs in a pool of
-threads, each message in an app context of its own, while the event loop serves the other
-connections. A database that cannot be reached gets 451 for every recipient: the MTA keeps the
+committed, then queued; only then does each recipient get its 250. The envelope recipients are
+stored in front of it as X-Original-To headers (as Postfix's local(8) adds them: a bounce's To
+need not name the VERP address it came back to), and say what the mail is (the mailto address:
+an opt-out; an active seed: seed mail; anything else, the bounce or VERP domain: read by the
+worker). The database work blocks, so it runs in a pool of threads, each message in an app
+context of its own, while the event loop serves the other connections. A database that cannot be reached gets 451 for every recipient: the MTA keeps the
 message and tries again, and the dedupe key makes a message stored twice one event."""
 from __future__ import annotations
 
@@ -72,7 +73,7 @@ def deliver(app: Flask, raw: bytes, recipients: list[str]) -> list[str]:
     """Store one message for all its recipients (once: one event) and say what each is answered."""
     with app.app_context():
         try:
-            inbound.accept_mail(raw, kind_of(recipients))
+            inbound.accept_mail(raw, kind_of(recipients), recipients)
             reply = ACCEPTED
         except TooLarge:
             reply = TOO_LARGE
