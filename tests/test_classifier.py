@@ -191,8 +191,8 @@ def test_a_message_that_cannot_be_read_says_why_and_a_readable_one_does_not():
 @pytest.mark.parametrize(("code", "text", "reason", "hard"), [
     ("5.1.1", "550 5.1.1 <a@b.example>... User Unknown", "user_unknown", True),
     ("5.0.0", "550 No such user here", "user_unknown", True),
-    # RFC 5321's generic text for any 550, policy refusals included: not proof the address is dead.
-    (None, "550 Requested action not taken: mailbox unavailable", "undefined", False),
+    # RFC 5321's generic text: the mailbox does not exist, unless said after DATA (tests/test_phrases.py).
+    (None, "550 Requested action not taken: mailbox unavailable", "user_unknown", True),
     ("5.1.0", "550 5.1.0 Address does not exist", "user_unknown", True),
     ("5.1.2", "550 5.1.2 Host unknown", "host_unknown", True),
     ("5.4.4", "Host or domain name not found. Name service error", "host_unknown", True),

@@ -27,6 +27,9 @@ FAMILIES = {
         ("551 User not local; please try <x@y.example>", "has_moved", True),
         ("550 recipient is not valid", "user_unknown", True),
         ("550 5.1.1 User is unknown", "user_unknown", True),
+        ("550 ** No mail box available for this user **", "user_unknown", True),
+        ("550 BAD_RECIPIENT - see http://mail.example/undelivered", "user_unknown", True),
+        ("550 x@y.example is not an active address at this host (invalid FreeUK 550 username)", "user_unknown", True),
         ("553 Requested action not taken: mailbox name not allowed", "user_unknown", True),
         ("550 This address no longer accepts mail", "user_unknown", True),
         ("550 Address not present in directory", "user_unknown", True),
@@ -91,6 +94,7 @@ FAMILIES = {
         ("552 5.2.2 Mailbox full", "mailbox_full", False),
         ("550 5.2.1 The email account that you tried to reach is disabled", "suspended", False),
         ("452 4.2.2 Over quota", "mailbox_full", False),
+        ("550 5.1.1 [SUSPEND] Mailbox currently suspended", "suspended", False),
         ("550 Postfach voll", "mailbox_full", False),
         ("550 Caixa postal cheia", "mailbox_full", False),
     ],
@@ -102,6 +106,7 @@ FAMILIES = {
         ("554 5.7.1 Message rejected as spam", "spam_block", False),
         ("550 5.7.26 Unauthenticated email from x.example is not accepted due to DMARC policy", "auth_failure", False),
         ("552 5.3.4 Message size exceeds fixed maximum message size", "message_too_large", False),
+        ("550 5.1.1 max message size exceeded", "message_too_large", False),
         ("550 5.7.1 Recipient rejected by policy", "policy", False),
     ],
 }
@@ -123,8 +128,8 @@ STAGES = [
     (">>> MAIL From:<s@x.example>\n<<< 250 ok\n>>> RCPT To:<a@b.example>\n<<< 550 5.1.1 <a@b.example>... User unknown",
      "rcpt", "user_unknown", True),
     (">>> RCPT To:<a@b.example>\n<<< 250 ok\n>>> DATA\n<<< 550 User unknown", "data", "filtered", False),
-    # No stage said: the generic 550 text proves nothing.
-    ("550 Requested action not taken: mailbox unavailable", None, "undefined", False),
+    # No stage said: read as at RCPT TO (only after DATA can it be a filter's answer).
+    ("550 Requested action not taken: mailbox unavailable", None, "user_unknown", True),
 ]
 
 

@@ -156,7 +156,8 @@ def _plain_bounce(root: mime.Part, notice: str, original: mime.Part | None) -> C
     blocks = plain.recipient_blocks(notice, exclude)
     listed = [a for name in _FAILED_HEADERS for a in plain.addresses(" ".join(root.get_all(name)))]
     listed = listed or plain.list_rejection(notice)
-    addresses = listed or list(blocks) or plain.named_recipients(notice, exclude) or plain.lone_address(notice, exclude)
+    addresses = (listed or list(blocks) or plain.named_recipients(notice, exclude) or plain.lone_address(notice, exclude)
+                 or plain.bare_recipients(notice, _domain_of(root.get("from"))))
     if not addresses and original is not None:
         to = plain.addresses(" ".join(original.get_all("to")))
         addresses = to if len(to) == 1 else []
@@ -261,6 +262,11 @@ def original_of(root: mime.Part, original: mime.Part | None, account_header: str
         list_name=(original.get(list_header) or "").strip()[:200] or None,
         return_path=return_path,
     )
+
+
+def _domain_of(value: str | None) -> str:
+    found = _first_address(value)
+    return found.rpartition("@")[2] if found else ""
 
 
 def _first_address(value: str | None) -> str | None:

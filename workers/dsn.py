@@ -104,7 +104,12 @@ def _result(address: str, block: dict[str, str], about: Callable[[str], str | No
     diagnostic = strip_type(block.get("diagnostic-code"))
     context = None
     if diagnostic is None:
-        diagnostic = context = about(address)
+        context = about(address)
+        # With a specific Status, only a server's reply in the notice may say more: its prose
+        # (advice, a virus-scanner's footer) must not outweigh the code.
+        if not status.is_vague(status.find_code(block.get("status"))) and not _is_reply(context):
+            context = None
+        diagnostic = context
     if status.is_vague(status.best_code(block.get("status"), diagnostic)) and not status.reason_of_text(diagnostic):
         # The fields say little (5.0.0, no words): the notice's text about this recipient may say more.
         extra = context or about(address) or whole
@@ -115,6 +120,10 @@ def _result(address: str, block: dict[str, str], about: Callable[[str], str | No
     reason, hard, code = status.interpret(block.get("status"), diagnostic, failed=action == "failed",
                                           after_data=at_data or status.said_after_data(diagnostic))
     return RecipientResult(address, action, code, hard, reason, _short(diagnostic))
+
+
+def _is_reply(text: str | None) -> bool:
+    return bool(text) and (status.find_code(text) is not None or status.find_reply(text) is not None)
 
 
 def _is_alias(block: dict[str, str]) -> bool:

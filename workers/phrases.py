@@ -23,7 +23,7 @@ REASONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("content_error", ("duplicate header",)),
     ("filtered", (
         r"recipient(?:'s)? preferences", "domain filter", r"rejected by the (?:recipient|domain) filter",
-        "message filtered", "because of the recipient's settings")),
+        "message filtered", "because of the recipient's settings", "not accepting mail with")),
     ("auth_failure", (
         "dmarc", r"spf(?![a-z])", "dkim", r"unauthenticated (?:email|sender)", "sender is unauthenticated",
         r"authentication (?:checks|information|failed|required)", r"fails? to pass (?:spf|authentication)")),
@@ -48,10 +48,10 @@ REASONS: tuple[tuple[str, tuple[str, ...]], ...] = (
         r"caixa (?:postal )?(?:está )?cheia", "メールボックスがいっぱい", "邮箱已满", "ящик переполнен")),
     ("message_too_large", (
         r"message (?:is )?too (?:big|large)", r"size (?:limit|exceeds)", r"exceeds?.{0,30}(?:maximum|size)",
-        "message length exceeds", "line limit exceeded", "too large for", "mail size")),
+        "message length exceeds", "line limit exceeded", "too large for", "mail size", r"message size exceeded")),
     ("has_moved", ("has moved", "user not local", r"no longer (?:on server|with|at)", r"not our (?:user|customer)", "address changed")),
     ("suspended", (
-        (r"(?:account|mailbox|address|user\(s\) account|recipient) (?:is |has been )?"
+        (r"(?:account|mailbox|address|user\(s\) account|recipient) (?:is |has been |currently |temporarily )?"
          r"(?:disabled|deactivated|suspended|locked|inactive|frozen|expired|closed)"),
         r"(?:account|mailbox|address)[\w\s]{0,30}? is disabled", r"disabled (?:recipient|user|mailbox|account)",
         r"temporar(?:y|ily) locked")),
@@ -80,7 +80,7 @@ REASONS: tuple[tuple[str, tuple[str, ...]], ...] = (
         r"(?:user|mailbox|recipient|address|account|addressee) (?:not |was not |is not )(?:found|exist|known|listed|valid)",
         r"(?:invalid|bad|unknown or illegal) (?:recipient|mailbox|user|address|alias)", r"(?:recipient|address|addressee) (?:address )?unknown",
         r"not a valid (?:user|mailbox|recipient|e-?mail)", "recipient not found", "recip(?:ient)?notfound",
-        r"no mailbox (?:here|by that name|found)", r"not listed in (?:the )?(?:public name|domino|directory|address book)",
+        r"no mail ?box (?:here|by that name|found|available)", r"bad[_ ]recipient", r"(?:invalid|unknown) (?:[\w-]+ ){0,2}username", r"not listed in (?:the )?(?:public name|domino|directory|address book)",
         r"nicht im [\w-]*verzeichnis",
         r"address (?:you entered )?(?:couldn't|could not) be found", "mailbox not found",
         "account that you tried to reach does not exist", r"(?:user|recipient) (?:name )?is not recognized",
@@ -151,6 +151,7 @@ SENDER_REFUSAL: tuple[str, ...] = (
     r"invalid (?:sender|helo)", "bad sender",  "badmailfrom",
 )
 
-# RFC 5321's generic text for a 550: in reply to RCPT TO, with no policy words, it is how large
-# mailbox providers say the mailbox does not exist; anywhere else it proves nothing.
+# RFC 5321's generic text for a 550: in reply to RCPT TO (or with no stage said), with no policy
+# words, it is how large mailbox providers say the mailbox does not exist; in reply to DATA it
+# may be a recipient's filter, and proves nothing.
 UNAVAILABLE = (r"mailbox (?:is )?(?:unavailable|not available)", r"(?:account|address) (?:is )?unavailable")

@@ -99,6 +99,7 @@ _UNAVAILABLE = re.compile("|".join(phrases.UNAVAILABLE))
 _TRANSCRIPT = re.compile(r"^[ \t>]*(>>>|<<<)\s*([\w-]+)", re.MULTILINE)
 _COMMANDS = {"rcpt": "rcpt", "mail": "mail", "data": "data", "ehlo": "helo", "helo": "helo", "lhlo": "helo"}
 _SENDER_STAGES = frozenset({"mail", "helo"})
+_POLICY_WORDS = re.compile(r"polic|denied|not (?:authori[sz]ed|allowed|permitted)|prohibited|restricted|refused")
 _EMPTY_ADDRESS_UNKNOWN = re.compile(r"\b550\s*:\s*:?\s*user unknown", re.IGNORECASE)
 _FILTER_WORDS = re.compile(r"user unknown|unknown user", re.IGNORECASE)
 
@@ -201,10 +202,11 @@ def _by_stage(reason: str, stage: str | None, code: str | None, words: str) -> s
     if reason == "user_unknown" and not specific and said_by_filter:
         return "filtered"  # "user unknown" only after DATA, or naming no address: a filter's answer
     policy_code = code is not None and code[2] == "7"
-    if stage == "rcpt" and reason in ("undefined", "system_error") and not policy_code and _UNAVAILABLE.search(lowered):
+    if stage in ("rcpt", None) and reason in ("undefined", "system_error") and not policy_code \
+            and _UNAVAILABLE.search(lowered):
         return "user_unknown"
-    if reason == "user_unknown" and code and code[2] == "7" and "invalid recipient" not in lowered:
-        return "policy"  # a 5.7.x refusal that mentions the recipient is still a policy refusal
+    if reason == "user_unknown" and policy_code and _POLICY_WORDS.search(lowered):
+        return "policy"  # a 5.7.x refusal by policy that names the recipient; "no such user" under 5.7.x stays
     return reason
 
 

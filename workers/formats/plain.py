@@ -46,6 +46,8 @@ _FORWARDED = re.compile(
     r"^[ \t>]*(?:-{2,} ?forwarded message ?-{2,}|begin forwarded message:|-{2,} ?original message ?-{2,}"
     r"|-{2,} ?weitergeleitete nachricht ?-{2,}|-{2,} ?message transféré ?-{2,}|-{2,} ?mensaje reenviado ?-{2,})"
     r"[ \t]*\n", re.IGNORECASE | re.MULTILINE)
+_FOLLOWING = re.compile(r"(?:following|these) (?:recipients?|addresses|address|users?)[^\n]*", re.IGNORECASE)
+_BARE_NAME = re.compile(r"^[ \t]*([\w.+-]{1,64})[ \t]*$")
 _HEADER_START = re.compile(
     r"^(?:Received|Return-Path|DKIM-Signature|Message-Id|Date|From|To|Subject|MIME-Version)\s*:"
     r".*\n(?:[ \t].*\n)*[\w-]+\s*:", re.IGNORECASE | re.MULTILINE)
@@ -201,6 +203,23 @@ def named_recipients(notice: str, exclude: set[str]) -> list[str]:
             if address not in exclude:
                 found[address] = None
     return list(found)
+
+
+def bare_recipients(notice: str, domain: str) -> list[str]:
+    """Recipients a provider names by their local part only, under "the following recipients"
+    (AOL's screen names), completed with the provider's own domain."""
+    match = _FOLLOWING.search(notice[:5000])
+    if match is None or not domain:
+        return []
+    found: list[str] = []
+    for line in notice[match.end():match.end() + 2000].split("\n")[1:]:
+        name = _BARE_NAME.match(line)
+        if name is None:
+            if found or line.strip():
+                break
+            continue
+        found.append(f"{name.group(1).lower()}@{domain}")
+    return found
 
 
 def lone_address(notice: str, exclude: set[str]) -> list[str]:
