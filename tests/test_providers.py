@@ -597,8 +597,9 @@ def test_mailgun_permanent_failure_for_an_unknown_user_is_hard():
     (failed("permanent", "espblock", 550, "Mailbox unavailable"), BOUNCE, False, "blocked"),
     (failed("permanent", "suppress-bounce", 605, "", "Not delivering to previously bounced address"), BOUNCE,
      True, "suppressed"),
-    (failed("permanent", "generic", 550, "Requested action not taken: mailbox unavailable"), BOUNCE, False,
-     "undefined"),
+    # RFC 5321's generic 550 text with no stage said reads as the RCPT TO answer: the mailbox does not exist.
+    (failed("permanent", "generic", 550, "Requested action not taken: mailbox unavailable"), BOUNCE, True,
+     "user_unknown"),
     (failed("permanent", "old", 421, "", "Too old"), BOUNCE, False, "expired"),
     (failed("permanent", "suppress-unsubscribe", 606, "", "Not delivering to unsubscribed address"), OTHER, None,
      "provider_unsubscribed"),

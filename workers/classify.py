@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import config
+from config.policy import HARD_REASONS
 from workers import arf, dsn, mime, status
 from workers.findings import (
     BOUNCE,
@@ -90,8 +91,12 @@ def _verdict(root: mime.Part, notice: str, original: mime.Part | None, account_h
     found = _dsn(root, notice, original)
     if found is not None:
         return found
-    inner = _inner_notice(root) if nested is not None else None
-    if inner is not None:  # a notice forwarded or wrapped in this one: its reading is this message's
+    # A notice forwarded or wrapped in this one: a person's or a provider's message, or a gateway's
+    # wrapper of a DSN, is read from the notice inside; a mail system's own notice first from its
+    # own words.
+    inner, report = _inner_notice(root) if nested is not None else (None, False)
+    inside_first = report or not _from_mail_system(root)
+    if inner is not None and inside_first:
         found = nested(inner)
         if found.kind != OTHER or found.recipients:
             return found
@@ -104,6 +109,10 @@ def _verdict(root: mime.Part, notice: str, original: mime.Part | None, account_h
     if _looks_like_bounce(root) or plain.says_undelivered(notice):
         found = _plain_bounce(root, notice, original)
         if found is not None:
+            return found
+    if inner is not None and not inside_first:
+        found = nested(inner)
+        if found.kind != OTHER or found.recipients:
             return found
     return Classification(OTHER, detail="no bounce or complaint found")
 
@@ -164,13 +173,13 @@ def _plain_bounce(root: mime.Part, notice: str, original: mime.Part | None) -> C
     if not addresses:
         return None
     subject = mime.decode_words(root.get("subject") or "")
-    delayed = plain.is_delayed(notice, subject)
+    delayed = plain.is_delayed(notice, subject, dead=status.reason_of_text(subject) in HARD_REASONS)
     compact = " ".join(notice[:6000].split())
     results = []
     for address in list(dict.fromkeys(addresses))[:dsn.MAX_RECIPIENTS]:
         words = blocks.get(address) or ""
         reading = words
-        if status.find_code(words) is None and status.find_reply(words) is None:
+        if status.find_code(words) is None and status.find_reply(words) is None and not status.reason_of_text(words):
             reading = f"{words} {compact}".strip()  # the block says little: read the whole notice too
         reason, hard, code = status.interpret(None, reading, failed=not delayed,
                                               after_data=status.said_after_data(reading))
@@ -179,19 +188,27 @@ def _plain_bounce(root: mime.Part, notice: str, original: mime.Part | None) -> C
     return Classification(BOUNCE, tuple(results), detail="non-standard bounce notice")
 
 
-def _inner_notice(root: mime.Part) -> bytes | None:
-    """The raw bytes of a message inside this one that is itself a bounce or report: attached
-    (message/rfc822) or forwarded inline below a "Forwarded message" line; None when there is none."""
+def _inner_notice(root: mime.Part) -> tuple[bytes | None, bool]:
+    """(the raw bytes of a message inside this one that is itself a bounce or report, attached as
+    message/rfc822 or forwarded inline below a "Forwarded message" line; whether it is a
+    multipart/report), or (None, False)."""
     for part in root.walk():
         if part is root or part.ctype not in ("message/rfc822", "message/global") or not part.parts:
             continue
         inner = part.parts[0]
         if inner.ctype == "multipart/report" or _looks_like_bounce(inner):
-            return mime.transfer_decode(part.body, part.get("content-transfer-encoding"))
+            raw = mime.transfer_decode(part.body, part.get("content-transfer-encoding"))
+            return raw, inner.ctype == "multipart/report"
     forwarded = plain.forwarded_message(root)
-    if forwarded is not None and _looks_like_bounce(mime.parse(forwarded)):
-        return forwarded
-    return None
+    if forwarded is not None:
+        inner = mime.parse(forwarded)
+        if _looks_like_bounce(inner):
+            return forwarded, inner.ctype == "multipart/report"
+    return None, False
+
+
+def _from_mail_system(root: mime.Part) -> bool:
+    return bool(_DAEMON.search(root.get("from") or "")) or any(root.get(name) for name in _FAILED_HEADERS)
 
 
 def _looks_like_bounce(root: mime.Part) -> bool:

@@ -17,6 +17,7 @@ FAILED_ACTIONS = ("failed", "delayed")
 SUCCESS_ACTIONS = ("delivered", "relayed", "expanded")
 _RECIPIENT_FIELDS = ("final-recipient", "original-recipient")
 _ADDRESS = re.compile(r"(?:\"[^\"\n]{1,64}\"|[^\s<>\"(),;:@]{1,64})@[\w-]{1,63}(?:\.[\w-]{1,63})+", re.ASCII)
+_INTERNAL_SUFFIXES = frozenset({"local", "localdomain", "lan", "internal", "intranet", "corp", "home", "localhost"})
 _TYPE_PREFIX = re.compile(r"^\s*[\w-]+\s*;\s*")
 _TEXT_FIELDS = re.compile(r"^[ >]*(?:final|original)-recipient\s*:", re.IGNORECASE | re.MULTILINE)
 _DATA_REPLY = re.compile(r">>> DATA[ \t]*\n[> \t]*<<< ([^\n]*)", re.IGNORECASE)
@@ -127,9 +128,13 @@ def _is_reply(text: str | None) -> bool:
 
 
 def _is_alias(block: dict[str, str]) -> bool:
-    """Final-Recipient is a program or file (an alias expansion): Original-Recipient is the address."""
+    """Final-Recipient is a program, a file or a host's internal name (an alias expansion, a
+    local delivery): Original-Recipient is the address the sender mailed."""
     final = block.get("final-recipient") or ""
-    return "|" in final or "/" in final.split("@")[0]
+    if "|" in final or "/" in final.split("@")[0]:
+        return True
+    address = address_of(final)
+    return address is not None and address.rpartition(".")[2] in _INTERNAL_SUFFIXES
 
 
 def _short(text: str | None, limit: int = 300) -> str | None:

@@ -62,7 +62,7 @@ SOFT_CAUSES = frozenset({
 _MAILBOX_STATES = frozenset({"mailbox_full", "suspended", "filtered"})
 
 _CODE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?!\d|\.\d)")
-_REPLY = re.compile(r"(?<![\d.#-])([245][0-5]\d)(?:[ :-]|$)")
+_REPLY = re.compile(r"(?<![\d.#-])([45][0-5]\d)(?:[ :-]|$)")  # a failure's reply: 2xx lines are a transcript's
 
 # Codes that decide the reason by themselves (subject.detail → reason).
 _SPECIFIC = {
@@ -152,7 +152,8 @@ def best_code(status: str | None, diagnostic: str | None) -> str | None:
     """The DSN Status, unless it is unspecific (5.0.0, 5.1.0, ...) and the diagnostic holds a better
     code, or the remote server's own words give a policy code (x.7.x) the reporting MTA did not keep."""
     code = find_code(status)
-    found = find_codes(diagnostic)
+    code = None if code and code[0] == "2" else code  # a success code says nothing about a failure
+    found = [c for c in find_codes(diagnostic) if c[0] != "2"]
     if code is not None and code[2] != "7":
         policy = [c for c in found if c[0] == code[0] and c[2] == "7"]
         if policy and found[0] == policy[0]:
@@ -202,10 +203,10 @@ def _by_stage(reason: str, stage: str | None, code: str | None, words: str) -> s
     if reason == "user_unknown" and not specific and said_by_filter:
         return "filtered"  # "user unknown" only after DATA, or naming no address: a filter's answer
     policy_code = code is not None and code[2] == "7"
-    if stage in ("rcpt", None) and reason in ("undefined", "system_error") and not policy_code \
+    if stage in ("rcpt", None) and reason in ("undefined", "system_error", "syntax_error") and not policy_code \
             and _UNAVAILABLE.search(lowered):
         return "user_unknown"
-    if reason == "user_unknown" and policy_code and _POLICY_WORDS.search(lowered):
+    if reason == "user_unknown" and policy_code and _POLICY_WORDS.search(lowered) and "invalid recipient" not in lowered:
         return "policy"  # a 5.7.x refusal by policy that names the recipient; "no such user" under 5.7.x stays
     return reason
 

@@ -161,9 +161,12 @@ def says_delivered(notice: str, subject: str) -> bool:
         and not _BOUNCE_WORDS.search(subject)
 
 
-def is_delayed(notice: str, subject: str) -> bool:
-    """True when the notice is a delay warning, not a final failure."""
-    return bool(_DELAYED.search(notice[:5000].lower())) or subject.lower().startswith(("warning:", "delayed mail"))
+def is_delayed(notice: str, subject: str, dead: bool = False) -> bool:
+    """True when the notice is a delay warning, not a final failure. A "Warning:" subject alone
+    does not make one when the notice says the address is `dead` (MDaemon warns so of user unknown)."""
+    if _DELAYED.search(notice[:5000].lower()):
+        return True
+    return subject.lower().startswith(("warning:", "delayed mail")) and not dead
 
 
 def recipient_blocks(notice: str, exclude: set[str]) -> dict[str, str]:
