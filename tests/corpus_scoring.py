@@ -32,6 +32,9 @@ class Label:
     recipients: frozenset[str]
     hard: bool | None  # None: not scored (not a bounce, unknown, or either reading stands)
     deciding: str | None  # the recipient whose hard/soft is scored
+    # Labelled by the reference classifier, which names the final recipient of a forwarded
+    # address; the other sources name the address the sender mailed (RecipientResult.mailed).
+    reference: bool = False
 
 
 @dataclass
@@ -81,13 +84,14 @@ def _label(raw: dict, adjudication: dict) -> Label | None:
         return None
     name = raw["file"]
     kind = adjudication.get("kind", {}).get(name, raw["kind"])
-    recipients = frozenset(a.lower() for a in raw.get("recipients") or () if not a.endswith(PLACEHOLDER_SUFFIX))
+    placeholder = PLACEHOLDER_SUFFIX if raw.get("records") is not None else "\0"  # the reference's own labels only
+    recipients = frozenset(a.lower() for a in raw.get("recipients") or () if not a.endswith(placeholder))
     hard = adjudication.get("hard", {}).get(name, raw.get("hard"))
     records = raw.get("records") or ()
     deciding = records[0]["recipient"] if records else next(iter(sorted(recipients)), None)
     if kind != BOUNCE or hard not in (True, False):
         hard = None
-    return Label(name, kind, recipients, hard, deciding.lower() if deciding else None)
+    return Label(name, kind, recipients, hard, deciding.lower() if deciding else None, raw.get("records") is not None)
 
 
 def score(source: Path, classify: Callable[[bytes], Classification]) -> Score:
@@ -96,7 +100,7 @@ def score(source: Path, classify: Callable[[bytes], Classification]) -> Score:
         verdict = classify((source / label.file).read_bytes())
         _count(result, label, "kind", verdict.kind == label.kind, verdict.kind)
         if label.kind in (BOUNCE, COMPLAINT):
-            ours = frozenset(r.address for r in verdict.recipients)
+            ours = frozenset(r.address if label.reference else r.mailed for r in verdict.recipients)
             _count(result, label, "recipients", ours == label.recipients, ",".join(sorted(ours)))
         if label.hard is not None:
             _score_hard(result, label, verdict)
@@ -104,7 +108,7 @@ def score(source: Path, classify: Callable[[bytes], Classification]) -> Score:
 
 
 def _score_hard(result: Score, label: Label, verdict: Classification) -> None:
-    mine = [r for r in verdict.recipients if r.address == label.deciding] or list(verdict.recipients)
+    mine = [r for r in verdict.recipients if label.deciding in (r.address, r.mailed)] or list(verdict.recipients)
     hard = mine[0].hard if mine and verdict.kind == BOUNCE else None
     if label.hard and not hard:
         result.dead_as_soft += 1

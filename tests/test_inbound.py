@@ -11,7 +11,14 @@ from sqlalchemy import func, select
 
 from suppression import create_app
 from suppression.db import db
-from suppression.models import DailyCount, Event, EventStatus, Role, Suppression
+from suppression.models import (
+    DailyCount,
+    Event,
+    EventStatus,
+    Role,
+    SoftBounce,
+    Suppression,
+)
 from tests.conftest import make_key
 from workers import batches, queues
 
@@ -168,6 +175,21 @@ def test_soft_bounces_reach_the_limit_and_suppress_for_a_while(app, ingest, deal
     with app.app_context():
         expires = db.session.scalar(select(Suppression.expires_at))
     assert 29 <= (expires - datetime.now(UTC)).days <= 30
+
+
+def test_a_bounce_of_a_forwarded_address_suppresses_the_address_the_dealer_mailed(app, ingest, dealer):
+    """Original-Recipient names the address on the dealer's list; Final-Recipient where it was forwarded.
+    A hard bounce suppresses both; a soft bounce counts against the one the dealer mails."""
+    raw = dsn("target@forward.example").replace(b"Final-Recipient:", b"Original-Recipient: rfc822; Listed@Example.com\r\n"
+                                                  b"Final-Recipient:")
+    post_mail(ingest, raw)
+    assert decision(dealer, "listed@example.com")["reason"] == "hard_bounce"
+    assert decision(dealer, "target@forward.example")["reason"] == "hard_bounce"
+    soft = dsn("full@forward.example", "4.2.2", diagnostic="smtp; 452 4.2.2 Mailbox full", action="delayed",
+               message_id="<2@mta.example>")
+    post_mail(ingest, soft.replace(b"Final-Recipient:", b"Original-Recipient: rfc822; mailed@example.com\r\nFinal-Recipient:"))
+    with app.app_context():
+        assert db.session.scalars(select(SoftBounce.address)).all() == ["mailed@example.com"]
 
 
 def test_complaint_suppresses_for_the_dealer_named_in_the_original(app, ingest, make_dealer):

@@ -46,6 +46,10 @@ _AUTO_REPLY_SUBJECT = re.compile(
     r"auto(?:matic)?[ -]?(?:reply|response|respons|answer|antwort)|réponse automatique|out of (?:the )?office"
     r"|vacation|away from|\baway until|\babsence|abwesen|on leave|autoreply|autoresponder|自動応答|不在"
     r"|please (?:confirm|verify)|verification (?:required|needed)|challenge|spam ?arrest|boxbe", re.IGNORECASE)
+_CHALLENGE = re.compile(
+    r"(?:to|on)\s+my\s+[\w\s]{0,20}(?:guest|approved|allowed)\s+list|(?:has been|was) waitlisted|sender not pre-?approved"
+    r"|verify (?:that )?you are (?:a )?(?:human|real person)|to (?:have|get) your (?:message|e-?mail) delivered,? (?:please )?"
+    r"(?:click|reply|confirm)", re.IGNORECASE)
 _REPLY = re.compile(r"\s*(?:re|aw|sv|vs|antw|r|odp)\s*:", re.IGNORECASE)
 _AUTO_REPLY_FIELDS = ("x-autoreply", "x-autorespond", "x-autoresponder", "x-vacation", "x-challenge", "x-boxbe")
 _DKIM_DOMAIN = re.compile(r"(?:^|;)\s*d\s*=\s*([^;\s]+)")
@@ -88,6 +92,8 @@ def _verdict(root: mime.Part, notice: str, original: mime.Part | None, account_h
     found = arf.read(root, original, notice) or json_notice.read(root, account_header, list_header)
     if found is not None:
         return found
+    if _is_challenge(root, notice):
+        return Classification(OTHER, detail="challenge-response: the recipient's filter asks the sender to confirm")
     found = _dsn(root, notice, original)
     if found is not None:
         return found
@@ -156,15 +162,14 @@ def _safer(results: list[RecipientResult], notice: str) -> list[RecipientResult]
     cause = status.mailbox_state(compact)
     if cause is None:
         return results
-    return [RecipientResult(r.address, r.action, r.status, False, cause, r.diagnostic) if r.hard else r
-            for r in results]
+    return [replace(r, hard=False, reason=cause) if r.hard else r for r in results]
 
 
 def _plain_bounce(root: mime.Part, notice: str, original: mime.Part | None) -> Classification | None:
     exclude = _senders(root, original)
     blocks = plain.recipient_blocks(notice, exclude)
     listed = [a for name in _FAILED_HEADERS for a in plain.addresses(" ".join(root.get_all(name)))]
-    listed = listed or plain.list_rejection(notice)
+    listed = listed or plain.x400_recipients(notice) or plain.list_rejection(notice)
     addresses = (listed or list(blocks) or plain.named_recipients(notice, exclude) or plain.lone_address(notice, exclude)
                  or plain.bare_recipients(notice, _domain_of(root.get("from"))))
     if not addresses and original is not None:
@@ -184,7 +189,7 @@ def _plain_bounce(root: mime.Part, notice: str, original: mime.Part | None) -> C
         reason, hard, code = status.interpret(None, reading, failed=not delayed,
                                               after_data=status.said_after_data(reading))
         results.append(RecipientResult(address, "delayed" if delayed else "failed", code, hard, reason,
-                                       (words or compact)[:300] or None))
+                                       (words or compact)[:300] or None, plain.expanded_from(words, address)))
     return Classification(BOUNCE, tuple(results), detail="non-standard bounce notice")
 
 
@@ -205,6 +210,14 @@ def _inner_notice(root: mime.Part) -> tuple[bytes | None, bool]:
         if _looks_like_bounce(inner):
             return forwarded, inner.ctype == "multipart/report"
     return None, False
+
+
+def _is_challenge(root: mime.Part, notice: str) -> bool:
+    """A challenge-response filter's request that the sender confirm (Boxbe, SpamArrest ...): the
+    recipient exists and reads mail; some send it as a delayed DSN."""
+    if any(name.startswith(("x-boxbe", "x-spamarrest")) for name in root.fields):
+        return True
+    return bool(_CHALLENGE.search(notice[:3000]))
 
 
 def _from_mail_system(root: mime.Part) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 from workers import mime, status
 from workers.findings import RecipientResult
@@ -95,7 +96,9 @@ def results(blocks: list[dict[str, str]], notice: str = "",
         if not address or address in seen:
             continue
         seen.add(address)
-        out.append(_result(address, block, about, whole, at_data))
+        found = _result(address, block, about, whole, at_data)
+        original = address_of(block.get("original-recipient"))
+        out.append(replace(found, original=original) if original and original != address else found)
     return out
 
 

@@ -80,7 +80,7 @@ def apply(event_id: int, reading: Reading) -> Applied:
 
 
 def _bounce(recipient: RecipientResult, event_id: int, applied: Applied) -> None:
-    address = normalize(recipient.address)
+    address = normalize(recipient.mailed)  # the address on the dealer's list, when forwarding is reported
     if address is None or not policy.is_failure(recipient):
         return  # a mangled address in a report, or a delivery notice: nothing to record
     account_id = applied.account_id
@@ -90,8 +90,9 @@ def _bounce(recipient: RecipientResult, event_id: int, applied: Applied) -> None
     log.info("event %s: %s: %s (status %s, account %s)", event_id, decision.action.value, decision.why,
              recipient.status, account_id)
     if decision.action == BounceAction.suppress:
-        # A dead address is dead for every dealer, attributed or not.
-        lists.suppress(lists.GLOBAL, [address], Reason.hard_bounce, "bounce", ACTOR, event_id=event_id,
+        # A dead address is dead for every dealer, attributed or not; so is the one it forwarded to.
+        dead = list(dict.fromkeys(filter(None, (address, normalize(recipient.address)))))
+        lists.suppress(lists.GLOBAL, dead, Reason.hard_bounce, "bounce", ACTOR, event_id=event_id,
                        dealer_id=account_id)
         applied.count("hard_bounces")
         return

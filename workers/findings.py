@@ -20,6 +20,14 @@ class RecipientResult:
     hard: bool | None = None  # True: the address is dead (global suppression); False: soft; None: n/a
     reason: str | None = None  # short machine reason, e.g. user_unknown, mailbox_full, policy, feedback
     diagnostic: str | None = None  # the remote server's words, shortened
+    # The address the sender mailed, when the report says it was forwarded or expanded to `address`
+    # (Original-Recipient, "expanded from"): the one on the dealer's list.
+    original: str | None = None
+
+    @property
+    def mailed(self) -> str:
+        """The address the dealer sent to: the one its next send will be checked for."""
+        return self.original or self.address
 
 
 @dataclass(frozen=True)

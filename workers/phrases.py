@@ -23,7 +23,7 @@ REASONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("content_error", ("duplicate header",)),
     ("filtered", (
         r"recipient(?:'s)? preferences", "domain filter", r"rejected by the (?:recipient|domain) filter",
-        "message filtered", "because of the recipient's settings", "not accepting mail with")),
+        "message filtered", "because of the recipient's settings", "not accepting mail (?:with|from)")),
     ("auth_failure", (
         "dmarc", r"spf(?![a-z])", "dkim", r"unauthenticated (?:email|sender)", "sender is unauthenticated",
         r"authentication (?:checks|information|failed|required)", r"fails? to pass (?:spf|authentication)")),

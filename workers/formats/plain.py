@@ -48,6 +48,9 @@ _FORWARDED = re.compile(
     r"[ \t]*\n", re.IGNORECASE | re.MULTILINE)
 _FOLLOWING = re.compile(r"(?:following|these) (?:recipients?|addresses|address|users?)[^\n]*", re.IGNORECASE)
 _BARE_NAME = re.compile(r"^[ \t]*([\w.+-]{1,64})[ \t]*$")
+_FROM_ADDRESS = re.compile(r"\bfrom:?\s*[<\"(']?(" + ADDRESS + ")", re.IGNORECASE)
+_EXPANDED_FROM = re.compile(r"(?:expanded|generated) from:?\s*<?(" + ADDRESS + ")", re.IGNORECASE)
+_X400_SMTP = re.compile(r"(?:dda:)?smtp=(" + ADDRESS + ")", re.IGNORECASE)
 _HEADER_START = re.compile(
     r"^(?:Received|Return-Path|DKIM-Signature|Message-Id|Date|From|To|Subject|MIME-Version)\s*:"
     r".*\n(?:[ \t].*\n)*[\w-]+\s*:", re.IGNORECASE | re.MULTILINE)
@@ -176,10 +179,10 @@ def recipient_blocks(notice: str, exclude: set[str]) -> dict[str, str]:
     for line in notice[:50_000].split("\n"):
         match = _LEAD.match(line) if "@" in line else None
         if match is not None and not _NOT_RECIPIENT_LINE.search(line):
-            address, tail = match.group(1).lower().strip("."), match.group(2)
+            address, tail = match.group(1).lower().strip(".").lstrip("'"), match.group(2)
             bracketed = _BRACKETED.match(tail)
             if bracketed is not None:  # "name-like@text <address>": the address is the bracketed one
-                address, tail = bracketed.group(1).lower().strip("."), tail[bracketed.end():]
+                address, tail = bracketed.group(1).lower().strip(".").lstrip("'"), tail[bracketed.end():]
             if address not in exclude:
                 current = blocks.setdefault(address, [])
                 current.append(tail.strip(" :.<>[]\t"))
@@ -202,7 +205,7 @@ def named_recipients(notice: str, exclude: set[str]) -> list[str]:
         if "@" not in line or _NOT_RECIPIENT_LINE.search(line):
             continue
         for match in _NAMED.finditer(line):
-            address = match.group(1).lower().strip(".")
+            address = match.group(1).lower().strip(".").lstrip("'")
             if address not in exclude:
                 found[address] = None
     return list(found)
@@ -228,8 +231,24 @@ def bare_recipients(notice: str, domain: str) -> list[str]:
 def lone_address(notice: str, exclude: set[str]) -> list[str]:
     """The one address a short notice names, other than the sender's and mail systems' own; [] when
     it names none or several (then it is not clear which one failed)."""
-    found = [a for a in addresses(notice[:5000]) if a not in exclude and not _SYSTEM_LOCAL.match(a)]
+    senders = {m.group(1).lower() for m in _FROM_ADDRESS.finditer(notice[:5000])}
+    found = [a for a in addresses(notice[:5000]) if a not in exclude and a not in senders and not _SYSTEM_LOCAL.match(a)]
     return found if len(found) == 1 else []
+
+
+def expanded_from(words: str, address: str) -> str | None:
+    """The address a recipient line says `address` was expanded or forwarded from (Postfix
+    "(expanded from <a@b>)", Exim "(ultimately generated from a@b)"), or None."""
+    match = _EXPANDED_FROM.search(words[:2000]) if "from" in words else None
+    if match is None:
+        return None
+    original = match.group(1).lower()
+    return original if original != address else None
+
+
+def x400_recipients(notice: str) -> list[str]:
+    """Internet addresses inside X.400 recipient names (Exchange 5.5: "...;dda:SMTP=a@b;")."""
+    return list(dict.fromkeys(m.group(1).lower() for m in _X400_SMTP.finditer(notice[:20_000])))
 
 
 def list_rejection(notice: str) -> list[str]:
@@ -240,4 +259,4 @@ def list_rejection(notice: str) -> list[str]:
 
 def addresses(text: str) -> list[str]:
     """Every address in a text, lower-cased, in order, without repeats."""
-    return list(dict.fromkeys(match.group(0).lower().strip(".") for match in _ADDRESS.finditer(text[:50_000])))
+    return list(dict.fromkeys(match.group(0).lower().strip(".").lstrip("'") for match in _ADDRESS.finditer(text[:50_000])))
