@@ -46,10 +46,10 @@ _AUTO_REPLY_SUBJECT = re.compile(
     r"auto(?:matic)?[ -]?(?:reply|response|respons|answer|antwort)|réponse automatique|out of (?:the )?office"
     r"|vacation|away from|\baway until|\babsence|abwesen|on leave|autoreply|autoresponder|自動応答|不在"
     r"|please (?:confirm|verify)|verification (?:required|needed)|challenge|spam ?arrest|boxbe", re.IGNORECASE)
-_CHALLENGE = re.compile(
+_CHALLENGE = re.compile(  # on lower-cased text; each phrase holds one of _CHALLENGE_GATE
     r"(?:to|on)\s+my\s+[\w\s]{0,20}(?:guest|approved|allowed)\s+list|(?:has been|was) waitlisted|sender not pre-?approved"
-    r"|verify (?:that )?you are (?:a )?(?:human|real person)|to (?:have|get) your (?:message|e-?mail) delivered,? (?:please )?"
-    r"(?:click|reply|confirm)", re.IGNORECASE)
+    r"|verify (?:that )?you are (?:a )?(?:human|real person)")
+_CHALLENGE_GATE = ("list", "waitlisted", "approved", "verify")
 _REPLY = re.compile(r"\s*(?:re|aw|sv|vs|antw|r|odp)\s*:", re.IGNORECASE)
 _AUTO_REPLY_FIELDS = ("x-autoreply", "x-autorespond", "x-autoresponder", "x-vacation", "x-challenge", "x-boxbe")
 _DKIM_DOMAIN = re.compile(r"(?:^|;)\s*d\s*=\s*([^;\s]+)")
@@ -217,7 +217,8 @@ def _is_challenge(root: mime.Part, notice: str) -> bool:
     recipient exists and reads mail; some send it as a delayed DSN."""
     if any(name.startswith(("x-boxbe", "x-spamarrest")) for name in root.fields):
         return True
-    return bool(_CHALLENGE.search(notice[:3000]))
+    head = notice[:3000].lower()
+    return any(word in head for word in _CHALLENGE_GATE) and bool(_CHALLENGE.search(head))
 
 
 def _from_mail_system(root: mime.Part) -> bool:

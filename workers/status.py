@@ -93,9 +93,9 @@ _VAGUE = {
 }
 
 _FAMILIES = wording.families(phrases.REASONS)
-_STAGES = tuple((stage, re.compile("|".join(words))) for stage, words in phrases.STAGES)
-_SENDER_REFUSAL = re.compile("|".join(phrases.SENDER_REFUSAL))
-_UNAVAILABLE = re.compile("|".join(phrases.UNAVAILABLE))
+_STAGES = wording.families(phrases.STAGES)
+_SENDER_REFUSAL = wording.Family("rejected", phrases.SENDER_REFUSAL)
+_UNAVAILABLE = wording.Family("user_unknown", phrases.UNAVAILABLE)
 _TRANSCRIPT = re.compile(r"^[ \t>]*(>>>|<<<)\s*([\w-]+)", re.MULTILINE)
 _COMMANDS = {"rcpt": "rcpt", "mail": "mail", "data": "data", "ehlo": "helo", "helo": "helo", "lhlo": "helo"}
 _SENDER_STAGES = frozenset({"mail", "helo"})
@@ -196,7 +196,7 @@ def interpret(status: str | None, diagnostic: str | None, failed: bool = True,
 def _by_stage(reason: str, stage: str | None, code: str | None, words: str) -> str:
     """The reason corrected by the stage the reply answered and by whose fault the words say it is."""
     lowered = words[:TEXT_LIMIT].lower()
-    if stage in _SENDER_STAGES or _SENDER_REFUSAL.search(lowered):
+    if stage in _SENDER_STAGES or _SENDER_REFUSAL.matches(lowered):
         return "rejected" if reason in HARD_REASONS or reason in ("undefined", "syntax_error", "policy") else reason
     specific = code is not None and code[2:] in ("1.1", "1.10")
     said_by_filter = (stage == "data" and _FILTER_WORDS.search(words)) or _EMPTY_ADDRESS_UNKNOWN.search(words)
@@ -204,7 +204,7 @@ def _by_stage(reason: str, stage: str | None, code: str | None, words: str) -> s
         return "filtered"  # "user unknown" only after DATA, or naming no address: a filter's answer
     policy_code = code is not None and code[2] == "7"
     if stage in ("rcpt", None) and reason in ("undefined", "system_error", "syntax_error") and not policy_code \
-            and _UNAVAILABLE.search(lowered):
+            and _UNAVAILABLE.matches(lowered):
         return "user_unknown"
     if reason == "user_unknown" and policy_code and _POLICY_WORDS.search(lowered) and "invalid recipient" not in lowered:
         return "policy"  # a 5.7.x refusal by policy that names the recipient; "no such user" under 5.7.x stays
@@ -225,9 +225,9 @@ def stage_of(text: str | None) -> str | None:
             elif word[:1] in "45" and command:
                 return command
     lowered = text.lower()
-    for stage, matcher in _STAGES:
-        if matcher.search(lowered):
-            return stage
+    for family in _STAGES:
+        if family.matches(lowered):
+            return family.reason
     return None
 
 

@@ -24,7 +24,7 @@ MIN_GATE = 3  # characters: shorter literals would pass nearly every text
 
 
 class Family:
-    """One reason's phrases: `matches(text)` on lower-cased text."""
+    """One reason's (or SMTP stage's) phrases: `matches(text)` on lower-cased text."""
 
     __slots__ = ("gates", "pattern", "reason")
 

@@ -160,6 +160,8 @@ def says_undelivered(notice: str) -> bool:
 def says_delivered(notice: str, subject: str) -> bool:
     """True for a delivery or read notice: it says a message arrived, and nothing failed."""
     head = notice[:5000]
+    if not (":" in subject or ":" in head[:40] or "deliver" in head.lower()):  # what _DELIVERED needs
+        return False
     return bool(_DELIVERED.search(subject) or _DELIVERED.search(head)) and not _BOUNCE_WORDS.search(head) \
         and not _BOUNCE_WORDS.search(subject)
 
