@@ -274,3 +274,22 @@ def test_a_notice_of_each_mta_names_its_recipient_and_whether_it_is_dead(name):
     kind, recipients = verdict(raw)
     assert kind == BOUNCE
     assert len(recipients) == 1 and next(iter(recipients.values())) is hard
+
+
+def test_a_challenge_response_request_is_not_a_bounce():
+    body = ("Hello, I received your message about \"Offers\". To be delivered to my Inbox, please add yourself "
+            "to my Guest List by clicking the link below.\n")
+    raw = notice(body, subject="Re: Offers (Action Required)", sender="noreply@challenge.example")
+    assert verdict(raw)[0] == OTHER
+
+
+def test_a_forwarded_address_carries_the_address_the_sender_mailed():
+    body = ("This is the mail system at host mx.sender.example.\n\n"
+            "<kim@forward.example> (expanded from <kim@recipient.example>): host mx.forward.example said: "
+            "550 5.1.1 user unknown (in reply to RCPT TO command)\n")
+    (result,) = classify(notice(body)).recipients
+    assert (result.address, result.original, result.mailed, result.hard) == (
+        "kim@forward.example", "kim@recipient.example", "kim@recipient.example", True)
+    raw = dsn(rcpt="kim@forward.example").replace("Final-Recipient:", "Original-Recipient: rfc822; kim@recipient.example\nFinal-Recipient:")
+    (result,) = classify(raw.encode()).recipients
+    assert (result.address, result.original) == ("kim@forward.example", "kim@recipient.example")

@@ -30,7 +30,7 @@ _NAMED = re.compile(
 _BRACKETED = re.compile(r"\s+<(" + ADDRESS + r")>")
 _NOT_RECIPIENT_LINE = re.compile(
     r"^\s*(?:from|sender|mail from|reply-to|return-path|envelope-from|cc|date|sent|subject)\s*:"
-    r"|contact|send mail to|questions|\bfrom\s+\S+@|a message sent by|generated from"
+    r"|contact|send mail to|questions|(?<!expanded )(?<!generated )\bfrom\s+\S+@|a message sent by|generated from"
     r"|^\s*(?:送信者|差出人|発信者|发件人|發件人|absender|expéditeur|remitente|mittente|remetente|afzender|отправитель)\s*[:：]",
     re.IGNORECASE)
 _ORIGINAL_MARKER = re.compile(
