@@ -1,4 +1,4 @@
-"""The LMTP listener (`make lmtp`, `flask --app wsgi lmtp`): the MTA delivers bounces, complaints,
+"""The LMTP listener (`make lmtp`, the command in workers/lmtp_cli.py): the MTA delivers bounces, complaints,
 mailto opt-outs and seed mail here (Postfix: `lmtp:inet:127.0.0.1:8024` in `transport`) instead of
 forking a command per message.
 
@@ -15,14 +15,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import click
 from aiosmtpd.lmtp import LMTP
-from flask import Flask, current_app
-from flask.cli import with_appcontext
+from flask import Flask
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from config import SettingsError
@@ -226,33 +223,3 @@ class Listener:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=30)
         self.loop.close()
-
-
-@click.command("lmtp")
-@with_appcontext
-def command() -> None:
-    """Take mail from the MTA over LMTP on LMTP_BIND (Postfix: lmtp:inet:HOST:PORT)."""
-    app = current_app._get_current_object()
-    try:
-        listener = Listener(app)
-        host, port = listener.start()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
-    except OSError as exc:
-        raise click.ClickException(f"cannot listen on {app.config['LMTP_BIND']}: {exc}") from None
-    click.echo(f"LMTP listening on {host}:{port}")
-    stopped = threading.Event()
-    # systemd stops it with SIGTERM: stop listening and finish the messages in hand (the MTA
-    # retries any it had no answer for).
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    try:
-        stopped.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        listener.stop()
-
-
-def register(app: Flask) -> None:
-    """Add the `lmtp` command to the app's CLI."""
-    app.cli.add_command(command)
