@@ -1,7 +1,7 @@
 """Benchmark of the LMTP listener: N bounces delivered over LMTP from several connections.
 
 A throwaway database `suppression_bench_lmtp` on PostgreSQL (or, with --sqlite, a file); the listener is the real command
-(`flask --app wsgi lmtp`, a process of its own) with jobs queued on Redis (emptied first, and
+(`flask --app worker_app lmtp`, a process of its own) with jobs queued on Redis (emptied first, and
 no worker runs, so this measures taking the mail, not reading it). Each client thread keeps one
 LMTP connection and sends its share of distinct DSNs, one after the other; each 250 comes after
 its message's commit. Then the events are counted: every message accepted is stored, once.
@@ -52,7 +52,7 @@ def main() -> None:
         port = harness.free_port()
         env = harness.service_env(db_url, REDIS_URL=args.redis_url, LMTP_BIND=f"127.0.0.1:{port}")
         harness.flask_cli(env, "db", "upgrade")
-        listener = subprocess.Popen([str(harness.BIN / "flask"), "--app", "wsgi", "lmtp"], cwd=harness.ROOT, env=env)
+        listener = subprocess.Popen([str(harness.BIN / "flask"), "--app", "worker_app", "lmtp"], cwd=harness.ROOT, env=env)
         try:
             wait_listening(port, listener)
             cpu_before = harness.cpu_by_process()
