@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from urllib.parse import unquote
 
 import pytest
+from aiosmtpd.lmtp import LMTP
 from sqlalchemy import select, text
 
 from suppression import create_app
@@ -16,7 +17,7 @@ from suppression.db import db
 from suppression.models import Event, EventStatus, Reason, Suppression
 from tests.conftest import UNSUBSCRIBE_KEY
 from tests.test_inbound import arf, decision, dsn
-from workers.lmtp import Listener, deliver
+from workers.lmtp import Listener, Server, deliver
 
 BOUNCES = "bounces@bounce.example"
 
@@ -177,6 +178,17 @@ def test_in_a_batch_each_message_gets_its_own_reply_and_the_good_ones_are_stored
     assert [reply[:3] for reply in replies] == ["250", "554", "451", "250", "250"]
     assert events(app) == [("auto", EventStatus.processed)] * 2
     assert sorted(address for address, _ in suppressed(app)) == ["first@example.com", "second@example.com"]
+
+
+@pytest.mark.parametrize("path", [
+    "<bounces+a1-7@bounce.example>", " <MAILER-DAEMON@mta.example> SIZE=1000 BODY=8BITMIME", "<Gone@Example.COM> ",
+    "<a@b.example> (a comment) SIZE=1", "<a@b.example>(c)", '<"odd name"@bounce.example>', "<unsubscribe@[127.0.0.1]>",
+    "<>", "<a..b@bounce.example>", "<a@b..example>", "<a@b.example> \t SIZE=1", "<a@b.example>\r\n",
+])
+def test_the_listener_reads_a_mail_or_rcpt_path_as_aiosmtpd_does(path):
+    ours, theirs = Server.__new__(Server), LMTP.__new__(LMTP)
+    ours.local_part_limit = theirs.local_part_limit = 0
+    assert ours._getaddr(path) == theirs._getaddr(path)
 
 
 def test_a_client_not_in_lmtp_allow_is_refused_before_the_greeting(app, listen, monkeypatch):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -38,6 +39,11 @@ ACCEPTED = "250 2.0.0 stored"
 TOO_LARGE = "552 5.3.4 message larger than MAX_INBOUND_BYTES"
 TRY_LATER = "451 4.3.0 cannot store the message now, try again later"
 REFUSED = "554 5.7.1 this client may not deliver here (LMTP_ALLOW)"
+# The <local@domain> of MAIL FROM and RCPT TO as an MTA writes them (dot-atoms, no quoting,
+# comments or address literals), then the parameters.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+PLAIN_PATH = re.compile(rf"\s*<({_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>[ \t]*+(?!\()(.*)",
+                        re.DOTALL)
 
 
 def parse_bind(bind: str) -> tuple[str, int]:
@@ -155,6 +161,15 @@ class Server(LMTP):
         super().__init__(handler, data_size_limit=max_bytes, enable_SMTPUTF8=True, decode_data=False,
                          hostname="suppression-lmtp", ident="suppression LMTP")
         self.allow = allow
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        # aiosmtpd reads each address with the email package's header parser: a sixth of the
+        # listener's CPU a message. A plain path is read here to the same result; anything else
+        # (quoted local parts, address literals, <>) is still read by aiosmtpd.
+        plain = PLAIN_PATH.fullmatch(arg)
+        if plain is None or self.local_part_limit and len(plain[1].rpartition("@")[0]) > self.local_part_limit:
+            return super()._getaddr(arg)
+        return plain[1], plain[2]
 
     async def _handle_client(self) -> None:
         # No hook runs at connection time; refusing here, before the greeting, is RFC 5321's 554.
