@@ -14,3 +14,9 @@ def create_app(overrides: Mapping[str, object] | None = None):
     the web layer."""
     from suppression.app import create_app as build
     return build(overrides)
+
+
+def create_worker_app(overrides: Mapping[str, object] | None = None):
+    """The worker's app (suppression/app.py): the same settings, the workers' commands, no web layer."""
+    from suppression.app import create_worker_app as build
+    return build(overrides)

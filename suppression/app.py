@@ -1,20 +1,26 @@
-"""The composition root: settings, extensions, the web layer, the CLI and the workers' commands."""
+"""The composition root: settings, extensions, the web layer, the CLI and the workers' commands.
+
+Two apps share the settings and extensions: the whole app (`create_app`: gunicorn and every
+`flask --app wsgi` command), and the worker's (`create_worker_app`: `flask --app worker_app worker`,
+`lmtp`, `inbound`, `classify`), which imports no web layer (the OpenAPI models, the pages, the rate
+limiter): its start is what a restarted worker or listener pays."""
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import click
-from flask_openapi3 import Info, OpenAPI
-from werkzeug.middleware.proxy_fix import ProxyFix
+from flask import Flask
 
 import config
 from seedlist import secrets
 from suppression import db as database
 from suppression import logs, tokens
-from suppression.web import converters, errors, ratelimit, sessions
-from suppression.web.jsonio import OrjsonProvider
 from workers import providers
+
+if TYPE_CHECKING:
+    from flask_openapi3 import OpenAPI
 
 MIGRATIONS = os.path.join(config.ROOT, "migrations")
 
@@ -43,12 +49,47 @@ class _LazyDbGroup(click.Group):
 
 
 def create_app(overrides: Mapping[str, object] | None = None) -> OpenAPI:
-    """Build the app; `overrides` (tests) win over the environment."""
+    """Build the whole app, the web layer's and every command; `overrides` (tests) win over the environment."""
+    from flask_openapi3 import Info, OpenAPI
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from suppression import admin, api, cli, pages
+    from suppression.web import converters, errors, ratelimit, sessions
+    from suppression.web.jsonio import OrjsonProvider
     app = OpenAPI(
         "suppression", info=Info(title="Suppression and compliance API", version="1.0"),
         security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
         doc_prefix="/docs", doc_url="/openapi.json", instance_relative_config=True,
     )
+    settings = _configure(app, overrides)
+    app.json = OrjsonProvider(app)
+    sessions.init_app(app, frozenset({"admin"}), path="/admin", hours=int(settings["ADMIN_SESSION_HOURS"]))
+    if settings["TRUSTED_PROXIES"]:
+        hops = int(settings["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+    converters.init_app(app)  # before any route is added
+    ratelimit.init_app(app)
+    errors.install_fallback(app)
+    api.register(app)
+    pages.register(app)
+    admin.register(app)
+    cli.register(app)
+    return app
+
+
+def create_worker_app(overrides: Mapping[str, object] | None = None) -> Flask:
+    """Build the worker's app: the same settings and extensions, the workers' commands, no web layer."""
+    from workers import cli, inbound_cli, lmtp_cli, worker
+    app = Flask("suppression", instance_relative_config=True)
+    _configure(app, overrides)
+    for commands in (inbound_cli, lmtp_cli, cli, worker):
+        commands.register(app)
+    return app
+
+
+def _configure(app: Flask, overrides: Mapping[str, object] | None) -> Mapping[str, object]:
+    """The settings and extensions both apps share; the settings."""
     settings = config.load(overrides=overrides)
     app.config.update(settings)
     # Built once, here, so that a bad key stops the start (ValueError naming the setting).
@@ -59,25 +100,9 @@ def create_app(overrides: Mapping[str, object] | None = None) -> OpenAPI:
     app.config["SECRET_KEY"] = config.secret_key(settings, app.config["SQLALCHEMY_DATABASE_URI"], app.instance_path)
     app.config["MAX_CONTENT_LENGTH"] = settings["MAX_JSON_BYTES"]
     logs.configure(str(settings["LOG_LEVEL"]))
-
-    app.json = OrjsonProvider(app)
-    sessions.init_app(app, frozenset({"admin"}), path="/admin", hours=int(settings["ADMIN_SESSION_HOURS"]))
     database.db.init_app(app)
     app.extensions["migrate"] = _LazyMigrate(app, database.db)
     app.cli.add_command(_LazyDbGroup("db", help="Perform database migrations."))
-
-    if settings["TRUSTED_PROXIES"]:
-        hops = int(settings["TRUSTED_PROXIES"])
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
-
-    converters.init_app(app)  # before any route is added
-    from suppression import admin, api, cli, pages
     tokens.init_app(app)
     secrets.init_app(app)
-    ratelimit.init_app(app)
-    errors.install_fallback(app)
-    api.register(app)
-    pages.register(app)
-    admin.register(app)
-    cli.register(app)
-    return app
+    return settings

@@ -220,8 +220,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(unsubscribe_cli)
     app.cli.add_command(seeds_cli)
     from workers import cli as workers_cli
-    from workers import inbound_cli, lmtp, worker
+    from workers import inbound_cli, lmtp_cli, worker
     inbound_cli.register(app)
-    lmtp.register(app)
+    lmtp_cli.register(app)
     workers_cli.register(app)
     worker.register(app)

@@ -28,8 +28,14 @@ def store(source: str, payloads: list[tuple[bytes, str]], kind: str = "auto") ->
     all or none: for each, (its id, True), or for one stored before, (that event's id, False). In
     the caller's transaction, except on PostgreSQL, where this is the documented hot path of every
     bounce: its own connection in autocommit, committed when this returns."""
+    return store_messages(source, [(raw, key, kind) for raw, key in payloads])
+
+
+def store_messages(source: str, messages: list[tuple[bytes, str, str]]) -> list[tuple[int, bool]]:
+    """`store` for messages of different kinds, (raw bytes, dedupe key, kind) triples: several
+    messages stored together (the LMTP listener's) share one transaction and one commit."""
     rows = [{"source": source, "kind": kind, "dedupe_key": key[:200], "raw": raw, "received_at": utcnow()}
-            for raw, key in payloads]
+            for raw, key, kind in messages]
     if dialect() != "postgresql":
         return [_store_in_session(_insert(), row) for row in rows]
     # Outside the ORM session: one event (a message) is one statement in autocommit, with no

@@ -4,17 +4,20 @@ MTA: each message is stored and committed before its 250s, one reply per recipie
 from __future__ import annotations
 
 import smtplib
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from urllib.parse import unquote
 
 import pytest
-from sqlalchemy import select
+from aiosmtpd.lmtp import LMTP
+from sqlalchemy import select, text
 
 from suppression import create_app
 from suppression.db import db
 from suppression.models import Event, EventStatus, Reason, Suppression
 from tests.conftest import UNSUBSCRIBE_KEY
 from tests.test_inbound import arf, decision, dsn
-from workers.lmtp import Listener
+from workers.lmtp import Listener, Server, deliver
 
 BOUNCES = "bounces@bounce.example"
 
@@ -133,6 +136,73 @@ def test_with_the_database_unreachable_every_recipient_gets_451_and_nothing_is_l
     assert [code for code, _ in send(listen(app), raw, [BOUNCES, "other@bounce.example"])] == [250, 250]
     assert events(app) == [("auto", EventStatus.processed)]
     assert suppressed(app) == [("kept@example.com", Reason.hard_bounce)]
+
+
+def test_messages_from_many_connections_at_once_are_each_stored_once(app, listen):
+    address = listen(app)
+    raws = [dsn(f"many{n}@example.com") for n in range(12)]
+
+    def client(share: list[bytes]) -> list[int]:
+        return [code for raw in share for code, _ in send(address, raw, [BOUNCES])]
+    # Twelve messages from six connections, each sent twice: what arrives together is one batch.
+    with ThreadPoolExecutor(6) as pool:
+        codes = [code for share in pool.map(client, [raws[n::6] * 2 for n in range(6)]) for code in share]
+    assert codes == [250] * 24
+    assert events(app) == [("auto", EventStatus.processed)] * 12
+    assert sorted(address for address, _ in suppressed(app)) == sorted(f"many{n}@example.com" for n in range(12))
+
+
+@contextmanager
+def refusing(app, marker: bytes):
+    """The database refuses to store a message whose bytes hold `marker` (a trigger), as it might
+    refuse one message of a batch for a reason of its own."""
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(text(
+                "CREATE FUNCTION refuse_marked() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "IF position(:marker::bytea in NEW.raw) > 0 THEN RAISE EXCEPTION 'refused'; END IF; "
+                "RETURN NEW; END $$".replace(":marker", "'" + marker.decode() + "'")))
+            db.session.execute(text("CREATE TRIGGER refuse_marked BEFORE INSERT ON events "
+                                    "FOR EACH ROW EXECUTE FUNCTION refuse_marked()"))
+            dropped = ["DROP TRIGGER refuse_marked ON events", "DROP FUNCTION refuse_marked"]
+        else:
+            db.session.execute(text(
+                f"CREATE TRIGGER refuse_marked BEFORE INSERT ON events WHEN instr(NEW.raw, X'{marker.hex()}') > 0 "
+                "BEGIN SELECT RAISE(ABORT, 'refused'); END"))
+            dropped = ["DROP TRIGGER refuse_marked"]
+        db.session.commit()
+    try:
+        yield
+    finally:
+        with app.app_context():
+            for statement in dropped:
+                db.session.execute(text(statement))
+            db.session.commit()
+
+
+def test_in_a_batch_each_message_gets_its_own_reply_and_the_good_ones_are_stored(app):
+    with refusing(app, b"poisoned"):
+        replies = deliver(app, [
+            (dsn("first@example.com"), [BOUNCES]),
+            (b"\r\n", [BOUNCES]),  # empty: nothing to store
+            (dsn("bad@example.com").replace(b"I'm sorry", b"poisoned"), [BOUNCES]),  # the database refuses it
+            (dsn("second@example.com"), [BOUNCES, "other@bounce.example"]),
+            (dsn("first@example.com"), [BOUNCES]),  # the MTA's copy, in the same batch
+        ])
+    assert [reply[:3] for reply in replies] == ["250", "554", "451", "250", "250"]
+    assert events(app) == [("auto", EventStatus.processed)] * 2
+    assert sorted(address for address, _ in suppressed(app)) == ["first@example.com", "second@example.com"]
+
+
+@pytest.mark.parametrize("path", [
+    "<bounces+a1-7@bounce.example>", " <MAILER-DAEMON@mta.example> SIZE=1000 BODY=8BITMIME", "<Gone@Example.COM> ",
+    "<a@b.example> (a comment) SIZE=1", "<a@b.example>(c)", '<"odd name"@bounce.example>', "<unsubscribe@[127.0.0.1]>",
+    "<>", "<a..b@bounce.example>", "<a@b..example>", "<a@b.example> \t SIZE=1", "<a@b.example>\r\n",
+])
+def test_the_listener_reads_a_mail_or_rcpt_path_as_aiosmtpd_does(path):
+    ours, theirs = Server.__new__(Server), LMTP.__new__(LMTP)
+    ours.local_part_limit = theirs.local_part_limit = 0
+    assert ours._getaddr(path) == theirs._getaddr(path)
 
 
 def test_a_client_not_in_lmtp_allow_is_refused_before_the_greeting(app, listen, monkeypatch):

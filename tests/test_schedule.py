@@ -63,7 +63,7 @@ def test_each_slot_of_the_sweep_is_queued_once_however_many_workers_schedule_it(
 def test_a_worker_runs_the_periodic_scheduler_until_it_stops(redis_url, tmp_path):
     env = os.environ | {"REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp_path}/worker.db",
                         "UNSUBSCRIBE_KEYS": UNSUBSCRIBE_KEY}
-    worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"], cwd=ROOT, env=env,
+    worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "worker_app", "worker"], cwd=ROOT, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # `make worker`
     redis = Redis.from_url(redis_url)
     try:

@@ -1,4 +1,4 @@
-"""Operator command: `flask --app wsgi classify FILE...` shows how each message is read."""
+"""Operator command: `flask --app worker_app classify FILE...` (or `--app wsgi`) shows how each message is read."""
 from __future__ import annotations
 
 import json

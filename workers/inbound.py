@@ -13,7 +13,13 @@ from flask import current_app
 
 from suppression import events
 from suppression.db import commit, db
-from suppression.errors import Forbidden, Invalid, TooLarge, Unauthenticated
+from suppression.errors import (
+    DomainError,
+    Forbidden,
+    Invalid,
+    TooLarge,
+    Unauthenticated,
+)
 from workers import batches, providers
 
 # A header field's start (RFC 5322 2.2: printable characters but the colon, then the colon).
@@ -36,16 +42,46 @@ def accept_mail(raw: bytes, kind: str = "auto", envelope_to: Sequence[str] = ())
     routed and attributed by the address it came back to (workers/reading.py), which its To
     header need not name. The dedupe key stays the message's own bytes: the same message is one
     event however often, and to whichever of its recipients, it is delivered."""
+    check_mail(raw, kind)
+    [accepted] = _store_mail([(raw, kind, envelope_to)])
+    return accepted
+
+
+def accept_mails(messages: list[tuple[bytes, str, Sequence[str]]]) -> list[Accepted | DomainError]:
+    """`accept_mail` for messages that arrived together, (raw, kind, envelope recipients): the
+    acceptable ones stored in one transaction with one commit and queued in one round trip; for
+    each, its Accepted, or the DomainError that refused it. When the database fails, this raises
+    as `accept_mail` does, and none of them is stored."""
+    outcomes: list[Accepted | DomainError | None] = []
+    for raw, kind, _ in messages:
+        try:
+            check_mail(raw, kind)
+            outcomes.append(None)
+        except DomainError as exc:
+            outcomes.append(exc)
+    stored = iter(_store_mail([message for message, refused in zip(messages, outcomes) if refused is None]))
+    return [next(stored) if outcome is None else outcome for outcome in outcomes]
+
+
+def check_mail(raw: bytes, kind: str) -> None:
+    """Raise the DomainError that refuses a message before anything is stored, if any."""
     if kind not in events.KINDS:
         raise Invalid(f"kind is one of {', '.join(events.KINDS)}", code="invalid_kind", field="kind")
     if len(raw) > current_app.config["MAX_INBOUND_BYTES"]:
         raise TooLarge("the message is larger than MAX_INBOUND_BYTES")
     if not raw.strip():
         raise Invalid("send the raw message as the request body", code="empty_message", field="body")
-    [(event_id, new)] = events.store("mail", [(with_envelope(raw, envelope_to), events.mail_key(raw))], kind)
-    commit()  # nothing, on PostgreSQL: events.store committed on its own connection
-    status = batches.enqueue_event(event_id) if new else events.status_of(event_id)
-    return Accepted(event_id, status, not new)
+
+
+def _store_mail(messages: list[tuple[bytes, str, Sequence[str]]]) -> list[Accepted]:
+    if not messages:
+        return []
+    stored = events.store_messages("mail", [(with_envelope(raw, envelope_to), events.mail_key(raw), kind)
+                                            for raw, kind, envelope_to in messages])
+    commit()  # nothing, on PostgreSQL: events.store_messages committed on its own connection
+    queued = iter(batches.enqueue_events([event_id for event_id, new in stored if new]))
+    return [Accepted(event_id, next(queued) if new else events.status_of(event_id), not new)
+            for event_id, new in stored]
 
 
 def with_envelope(raw: bytes, recipients: Sequence[str]) -> bytes:

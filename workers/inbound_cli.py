@@ -1,4 +1,4 @@
-"""Operator commands for inbound events: `flask --app wsgi inbound ...`."""
+"""Operator commands for inbound events: `flask --app worker_app inbound ...` (or `--app wsgi`)."""
 from __future__ import annotations
 
 import sys
@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 from suppression import events
 from suppression.db import db
 from suppression.errors import DomainError
-from workers import batches, inbound, jobs
+from workers import batches, inbound
 
 inbound_cli = AppGroup("inbound", help="Inbound mail and provider events.")
 
@@ -56,6 +56,8 @@ def retry(event_ids: tuple[int, ...]):
               help="Seconds an event may stay pending  [default: SWEEP_AFTER_SECONDS]")
 def sweep(older_than: int | None):
     """Queue every event left pending (Redis was down at ingest time, a worker died)."""
+    # Here, not at import: the jobs' modules (the readers of mail) load only where jobs run.
+    from workers import jobs
     click.echo(f"queued {jobs.sweep_pending(older_than)} pending events")
 
 

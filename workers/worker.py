@@ -1,4 +1,4 @@
-"""The worker process (`make worker`, `flask --app wsgi worker`): RQ's SimpleWorker on every
+"""The worker process (`make worker`, `flask --app worker_app worker`): RQ's SimpleWorker on every
 queue, each job in its own app context, the job id on every log line, the schedulers of
 periodic and delayed jobs in threads, and Redis outages waited out rather than fatal."""
 from __future__ import annotations
