@@ -173,9 +173,9 @@ class Service:
     workers: list[subprocess.Popen] = field(default_factory=list)
 
     def start_worker(self) -> subprocess.Popen:
-        """One more `flask --app wsgi worker`, as systemd starts one."""
+        """One more `flask --app worker_app worker`, as systemd starts one."""
         log = open(self.directory / f"worker-{len(self.workers)}.log", "wb")  # noqa: SIM115 (the process holds it)
-        proc = subprocess.Popen([str(harness.BIN / "flask"), "--app", "wsgi", "worker"], cwd=ROOT, env=self.env,
+        proc = subprocess.Popen([str(harness.BIN / "flask"), "--app", "worker_app", "worker"], cwd=ROOT, env=self.env,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         self.workers.append(proc)

@@ -1,4 +1,4 @@
-"""A PostgreSQL outage while mail arrives through Postfix: the LMTP listener (`flask --app wsgi lmtp`,
+"""A PostgreSQL outage while mail arrives through Postfix: the LMTP listener (`flask --app worker_app lmtp`,
 a process of its own) answers 451, Postfix holds the message in its deferred queue and tries again
 every second or two, and once PostgreSQL is back the message is delivered and worked: nothing is
 lost, nothing is doubled (one event, one suppression, counted once).
@@ -25,9 +25,9 @@ HELD = 4  # seconds the database stays down once Postfix has the message: at lea
 
 @contextmanager
 def lmtp(service: Service, port: int) -> Iterator[subprocess.Popen]:
-    """`flask --app wsgi lmtp` on 127.0.0.1:`port`, as its systemd unit runs it; stopped with SIGTERM."""
+    """`flask --app worker_app lmtp` on 127.0.0.1:`port`, as its systemd unit runs it; stopped with SIGTERM."""
     log = open(service.directory / "lmtp.log", "wb")  # noqa: SIM115 (the process holds it)
-    proc = subprocess.Popen([str(harness.BIN / "flask"), "--app", "wsgi", "lmtp"], cwd=ROOT,
+    proc = subprocess.Popen([str(harness.BIN / "flask"), "--app", "worker_app", "lmtp"], cwd=ROOT,
                             env=service.env | {"LMTP_BIND": f"127.0.0.1:{port}", "LOG_LEVEL": "WARNING"},
                             stdout=log, stderr=subprocess.STDOUT)
     log.close()
