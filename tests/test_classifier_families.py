@@ -293,3 +293,19 @@ def test_a_forwarded_address_carries_the_address_the_sender_mailed():
     raw = dsn(rcpt="kim@forward.example").replace("Final-Recipient:", "Original-Recipient: rfc822; kim@recipient.example\nFinal-Recipient:")
     (result,) = classify(raw.encode()).recipients
     assert (result.address, result.original) == ("kim@forward.example", "kim@recipient.example")
+
+
+@pytest.mark.parametrize(("subject", "body"), [
+    ("Spam quarantine digest", "3 messages were held for you:\n  news@dealer.example  Offers\n"),
+    ("Your mailbox is almost full", "Dear kim@recipient.example, your mailbox is over 90% of its quota.\n"),
+])
+def test_a_mail_systems_notice_that_is_not_a_bounce_stays_other(subject, body):
+    assert verdict(notice(body, subject=subject, sender="postmaster@recipient.example"))[0] == OTHER
+
+
+@pytest.mark.parametrize("subject", ["Unzustellbar: Angebote", "Non remis : Offres", "No entregado: Ofertas",
+                                     "Nondeliverable mail", "退信"])
+def test_a_bounce_subject_in_other_languages_makes_a_bounce_of_a_notice(subject):
+    body = "kim@recipient.example\n    550 5.1.1 unknown\n"
+    assert verdict(notice(body, subject=subject, sender="Pat <system@recipient.example>")) == (
+        BOUNCE, {"kim@recipient.example": True})

@@ -41,7 +41,13 @@ _BOUNCE_SUBJECT = re.compile(
     r"|failure notice|mail delivery failed|could not be delivered|non[- ]?delivery|mail system error"
     r"|returned to sender|not delivered|non recapitabile|nicht zustellbar|error sending your mail"
     r"|failed delivery|mail failure|delayed mail|postmaster notify|warning: (?:message|could not)"
-    r"|malformed recipient|メールエラー|配信エラー|mail delivery subsystem", re.IGNORECASE)
+    r"|malformed recipient|メールエラー|配信エラー|mail delivery subsystem|non[- ]?deliverable|bounced (?:mail|message)"
+    r"|unzustellbar|non remis|no entregado|não entregue|niet (?:afgeleverd|bezorgd)|返送|退信|未送达|недоставлен"
+    r"|nedoručiteln|teslim edilemedi", re.IGNORECASE)
+# Mail systems also send mail that is no bounce: quarantine digests, quota warnings to the user.
+_NOT_BOUNCE_SUBJECT = re.compile(
+    r"quarantine|digest|(?:daily|weekly) (?:summary|report)|mailbox (?:is )?(?:almost|nearly) full|quota warning"
+    r"|over (?:\d+ ?%|\d+ percent) of (?:your|its) quota", re.IGNORECASE)
 _AUTO_REPLY_SUBJECT = re.compile(
     r"auto(?:matic)?[ -]?(?:reply|response|respons|answer|antwort)|réponse automatique|out of (?:the )?office"
     r"|vacation|away from|\baway until|\babsence|abwesen|on leave|autoreply|autoresponder|自動応答|不在"
@@ -112,6 +118,9 @@ def _verdict(root: mime.Part, notice: str, original: mime.Part | None, account_h
         return Classification(OTHER, recipients, detail="auto-reply (vacation or challenge): not a bounce")
     if plain.says_delivered(notice, mime.decode_words(root.get("subject") or "")):
         return Classification(OTHER, detail="a delivery or read notice: not a bounce")
+    subject = mime.decode_words(root.get("subject") or "")
+    if _NOT_BOUNCE_SUBJECT.search(subject) and not plain.says_undelivered(notice):
+        return Classification(OTHER, detail="a mail system's notice that is not a bounce (digest, warning)")
     if _looks_like_bounce(root) or plain.says_undelivered(notice):
         found = _plain_bounce(root, notice, original)
         if found is not None:
