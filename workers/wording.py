@@ -21,6 +21,11 @@ except ImportError:  # pragma: no cover - another Python: families are searched 
     _parser = _sre = None
 
 MIN_GATE = 3  # characters: shorter literals would pass nearly every text
+# Words nearly every bounce says: a gate of these lets every text through.
+COMMON = frozenset({
+    "user", "users", "mailbox", "address", "recipient", "account", "message", "mail", "e-mail", "email",
+    "delivery", "domain", "host", "server", "not", "no", "the", "to", "from", "is", "was", "has", "your", "for",
+    "smtp", "error", "failed", "rejected", "size", "ist", "de", "la", "le"})
 
 
 class Family:
@@ -62,20 +67,23 @@ def _words_of(items: list) -> tuple[str, ...]:
     if len(items) == 1 and items[0][0] is _sre.BRANCH:  # "a|b": each branch brings its own words
         found = [_words_of(list(branch)) for branch in items[0][1][1]]
         return tuple(w for words in found for w in words) if all(found) else ()
-    run, best = "", ""
+    candidates: list[tuple[str, ...]] = []
+    run = ""
     for op, value in items:
         if op is _sre.LITERAL:
             run += chr(value)
             continue
-        best, run = max(best, run, key=len), ""
-    best = max(best, run, key=len)
-    if len(best) >= MIN_GATE:
-        return (best,)
-    for op, value in items:  # else the first group that is a choice of plain words
+        candidates += [(run,)] if len(run) >= MIN_GATE else []
+        run = ""
         choice = _choice_of_words(op, value)
-        if choice:
-            return choice
-    return ()
+        candidates += [choice] if choice else []
+    candidates += [(run,)] if len(run) >= MIN_GATE else []
+    return max(candidates, key=_rarity, default=())
+
+
+def _rarity(words: tuple[str, ...]) -> tuple[bool, int, int]:
+    """How seldom a gate lets a text through: no word every bounce says, longer words, fewer of them."""
+    return (not any(word.strip() in COMMON for word in words), min(len(word.strip()) for word in words), -len(words))
 
 
 def _choice_of_words(op, value) -> tuple[str, ...]:
