@@ -309,3 +309,12 @@ def test_a_bounce_subject_in_other_languages_makes_a_bounce_of_a_notice(subject)
     body = "kim@recipient.example\n    550 5.1.1 unknown\n"
     assert verdict(notice(body, subject=subject, sender="Pat <system@recipient.example>")) == (
         BOUNCE, {"kim@recipient.example": True})
+
+
+def test_an_arf_reports_fields_in_a_text_part_are_read_as_the_report():
+    raw = ("From: fbl@isp.example\nTo: abuse@sender.example\nSubject: FW: complaint\nMIME-Version: 1.0\n"
+           "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\n"
+           "Feedback-Type: abuse\nUser-Agent: ISP-FBL/2.0\nVersion: 1\nOriginal-Rcpt-To: <kim@recipient.example>\n\n"
+           "--b\nContent-Type: message/rfc822\n\nFrom: news@dealer.example\nTo: kim@recipient.example\n"
+           "Subject: Offers\n\nHello\n--b--\n")
+    assert verdict(raw) == (COMPLAINT, {"kim@recipient.example": None})

@@ -30,16 +30,24 @@ _COMPLAINT_WORDS = re.compile(
     r"(?:marked|reported|flagged|classified) (?:[\w-]+ ){0,3}as (?:spam|junk|abuse)"
     r"|(?:spam|abuse) complaint|complaint (?:about|regarding|from|was received)|received a complaint"
     r"|feedback loop|abuse report|this is an? (?:spam|abuse|email abuse) report")  # on lower-cased text
+# An ARF report's own fields written in a text: Feedback-Type with the fields that go with it.
+_REPORT_FIELDS = re.compile(r"^feedback-type:[ \t]*[\w-]+[ \t]*\n(?:[\w-]+:.*\n){0,20}?"
+                            r"(?:user-agent|version|original-rcpt-to|arrival-date|source-ip|reported-domain):",
+                            re.IGNORECASE | re.MULTILINE)
 _COMPLAINT_GATE = ("spam", "junk", "abuse", "complaint", "feedback")
 _UNDELIVERED = re.compile(r"not (?:be )?delivered|undeliver|delivery (?:has )?failed|could not deliver")
 
 
 def feedback_part(root: mime.Part) -> mime.Part | None:
-    """The message/feedback-report part of an ARF report, if any."""
+    """The message/feedback-report part of an ARF report, if any; else a text part that holds the
+    report's fields itself (a report forwarded as text, or sent with the wrong content type)."""
+    texts = []
     for part in root.walk():
         if part.ctype == "message/feedback-report":
             return part
-    return None
+        if part.ctype in ("text/plain", "message/feedback") and not part.parts:
+            texts.append(part)
+    return next((part for part in texts if _REPORT_FIELDS.search(part.text()[:20_000])), None)
 
 
 def read(root: mime.Part, original: mime.Part | None, notice: str = "") -> Classification | None:
