@@ -95,12 +95,7 @@ def _classify(raw: bytes, account_header: str, list_header: str, depth: int = 0)
 
 def _verdict(root: mime.Part, notice: str, original: mime.Part | None, account_header: str,
              list_header: str, nested: Callable[[bytes], Classification] | None) -> Classification:
-    found = arf.read(root, original, notice) or json_notice.read(root, account_header, list_header)
-    if found is not None:
-        return found
-    if _is_challenge(root, notice):
-        return Classification(OTHER, detail="challenge-response: the recipient's filter asks the sender to confirm")
-    found = _dsn(root, notice, original)
+    found = _machine_readable(root, notice, original, account_header, list_header)
     if found is not None:
         return found
     # A notice forwarded or wrapped in this one: a person's or a provider's message, or a gateway's
@@ -108,28 +103,46 @@ def _verdict(root: mime.Part, notice: str, original: mime.Part | None, account_h
     # own words.
     inner, report = _inner_notice(root) if nested is not None else (None, False)
     inside_first = report or not _from_mail_system(root)
-    if inner is not None and inside_first:
-        found = nested(inner)
-        if found.kind != OTHER or found.recipients:
-            return found
+    if inner is not None and inside_first and (found := _told(nested(inner))):
+        return found
+    found = _not_a_bounce(root, notice)
+    if found is None and (_looks_like_bounce(root) or plain.says_undelivered(notice)):
+        found = _plain_bounce(root, notice, original)
+    if found is not None:
+        return found
+    if inner is not None and not inside_first and (found := _told(nested(inner))):
+        return found
+    return Classification(OTHER, detail="no bounce or complaint found")
+
+
+def _machine_readable(root: mime.Part, notice: str, original: mime.Part | None, account_header: str,
+                      list_header: str) -> Classification | None:
+    """An ARF report or feedback loop, a JSON notice, a challenge-response, or a DSN; else None."""
+    found = arf.read(root, original, notice) or json_notice.read(root, account_header, list_header)
+    if found is not None:
+        return found
+    if _is_challenge(root, notice):
+        return Classification(OTHER, detail="challenge-response: the recipient's filter asks the sender to confirm")
+    return _dsn(root, notice, original)
+
+
+def _told(found: Classification) -> Classification | None:
+    """A nested notice's reading, when it found anything."""
+    return found if found.kind != OTHER or found.recipients else None
+
+
+def _not_a_bounce(root: mime.Part, notice: str) -> Classification | None:
+    """Auto-replies, delivery notices, and a mail system's digests and warnings: never bounces."""
     if _is_auto_reply(root):
         sender = plain.addresses(root.get("from") or "")[:1]
         recipients = tuple(RecipientResult(address, None, None, None, "vacation") for address in sender)
         return Classification(OTHER, recipients, detail="auto-reply (vacation or challenge): not a bounce")
-    if plain.says_delivered(notice, mime.decode_words(root.get("subject") or "")):
-        return Classification(OTHER, detail="a delivery or read notice: not a bounce")
     subject = mime.decode_words(root.get("subject") or "")
+    if plain.says_delivered(notice, subject):
+        return Classification(OTHER, detail="a delivery or read notice: not a bounce")
     if _NOT_BOUNCE_SUBJECT.search(subject) and not plain.says_undelivered(notice):
         return Classification(OTHER, detail="a mail system's notice that is not a bounce (digest, warning)")
-    if _looks_like_bounce(root) or plain.says_undelivered(notice):
-        found = _plain_bounce(root, notice, original)
-        if found is not None:
-            return found
-    if inner is not None and not inside_first:
-        found = nested(inner)
-        if found.kind != OTHER or found.recipients:
-            return found
-    return Classification(OTHER, detail="no bounce or complaint found")
+    return None
 
 
 def _dsn(root: mime.Part, notice: str, original: mime.Part | None) -> Classification | None:
