@@ -28,6 +28,8 @@ FAMILIES = {
         ("550 recipient is not valid", "user_unknown", True),
         ("550 5.1.1 User is unknown", "user_unknown", True),
         ("550 ** No mail box available for this user **", "user_unknown", True),
+        ("554 delivery error: dd This user doesn't have an account here", "user_unknown", True),
+        ("550 #5.1.0 Address rejected.", "user_unknown", True),
         ("Invalid final delivery userid: x@y.example", "user_unknown", True),
         ("550 BAD_RECIPIENT - see http://mail.example/undelivered", "user_unknown", True),
         ("550 x@y.example is not an active address at this host (invalid FreeUK 550 username)", "user_unknown", True),

@@ -85,7 +85,8 @@ REASONS: tuple[tuple[str, tuple[str, ...]], ...] = (
         r"address (?:you entered )?(?:couldn't|could not) be found", "mailbox not found",
         "account that you tried to reach does not exist", r"(?:user|recipient) (?:name )?is not recognized",
         "recipient address rejected: access denied", "no account by that name", r"account (?:has been )?(?:deleted|removed)",
-        r"user doesn't have a .{1,60} account", "is not a known user", "does not have an account",
+        r"user doesn't have a .{1,60} account", r"(?:user|recipient) (?:doesn't|does not) have an? (?:[\w.-]+ )?account",
+        r"(?<!sender )(?<!domain )address rejected(?![:\w])", "is not a known user", "does not have an account",
         "recipient rejected", r"not (?:a )?local user", r"(?:user|recipient|address|mailbox|addressee) (?:is |was )?unknown",
         r"not present in (?:the )?directory", r"mailbox name (?:not allowed|invalid)", "is not a valid e-?mail",
         r"no longer (?:exists|in use|valid|accepts? (?:e-?)?mail)", "ディレクトリには見つかりません",  # Domino, Japanese
