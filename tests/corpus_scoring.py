@@ -84,14 +84,15 @@ def _label(raw: dict, adjudication: dict) -> Label | None:
         return None
     name = raw["file"]
     kind = adjudication.get("kind", {}).get(name, raw["kind"])
-    placeholder = PLACEHOLDER_SUFFIX if raw.get("records") is not None else "\0"  # the reference's own labels only
-    recipients = frozenset(a.lower() for a in raw.get("recipients") or () if not a.endswith(placeholder))
+    reference = raw.get("records") is not None
+    recipients = frozenset(a.lower() for a in raw.get("recipients") or ()
+                           if not (reference and a.endswith(PLACEHOLDER_SUFFIX)))
     hard = adjudication.get("hard", {}).get(name, raw.get("hard"))
     records = raw.get("records") or ()
     deciding = records[0]["recipient"] if records else next(iter(sorted(recipients)), None)
     if kind != BOUNCE or hard not in (True, False):
         hard = None
-    return Label(name, kind, recipients, hard, deciding.lower() if deciding else None, raw.get("records") is not None)
+    return Label(name, kind, recipients, hard, deciding.lower() if deciding else None, reference)
 
 
 def score(source: Path, classify: Callable[[bytes], Classification]) -> Score:

@@ -208,8 +208,7 @@ def _plain_bounce(root: mime.Part, notice: str, original: mime.Part | None) -> C
         reading = words
         if status.find_code(words) is None and status.find_reply(words) is None and not status.reason_of_text(words):
             reading = f"{words} {compact}".strip()  # the block says little: read the whole notice too
-        reason, hard, code = status.interpret(None, reading, failed=not delayed,
-                                              after_data=status.said_after_data(reading))
+        reason, hard, code = status.interpret(None, reading, failed=not delayed)
         results.append(RecipientResult(address, "delayed" if delayed else "failed", code, hard, reason,
                                        (words or compact)[:300] or None, plain.expanded_from(words, address)))
     return Classification(BOUNCE, tuple(results), detail="non-standard bounce notice")

@@ -122,7 +122,7 @@ def _result(address: str, block: dict[str, str], about: Callable[[str], str | No
         code = status.find_code(block.get("status"))
         return RecipientResult(address, action, code, None, "delivered", _short(diagnostic))
     reason, hard, code = status.interpret(block.get("status"), diagnostic, failed=action == "failed",
-                                          after_data=at_data or status.said_after_data(diagnostic))
+                                          after_data=at_data)
     return RecipientResult(address, action, code, hard, reason, _short(diagnostic))
 
 

@@ -231,11 +231,6 @@ def stage_of(text: str | None) -> str | None:
     return None
 
 
-def said_after_data(text: str | None) -> bool:
-    """True when a server's words say the refusal came after DATA ("in reply to end of DATA command")."""
-    return stage_of(text) == "data"
-
-
 def mailbox_state(text: str | None) -> str | None:
     """A soft state of the mailbox named by a text (full, disabled, filtering), or None."""
     if not text:

@@ -105,4 +105,8 @@ def _event(item: dict) -> RecipientResult | None:
 
 
 def _unique(results: list[RecipientResult]) -> list[RecipientResult]:
-    return list({r.address: r for r in reversed(results)}.values())[::-1]
+    """The first result for each address, in order."""
+    first: dict[str, RecipientResult] = {}
+    for result in results:
+        first.setdefault(result.address, result)
+    return list(first.values())
