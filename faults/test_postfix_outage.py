@@ -37,12 +37,7 @@ def lmtp(service: Service, port: int) -> Iterator[subprocess.Popen]:
         assert proc.poll() is None, (service.directory / "lmtp.log").read_text()
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        harness.stop(proc)
 
 
 def deferrals(postfix: Postfix, queue_id: str) -> list[str]:

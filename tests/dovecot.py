@@ -21,16 +21,16 @@ import os
 import pwd
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from tests.daemons import free_port, stop, wait_for_greeting
 
 DOVECOT = os.environ.get("DOVECOT", "/usr/sbin/dovecot")
 FOLDERS = ("Junk", "Spam", "Bulk", "[Gmail]/Spam")  # besides INBOX, created at each login
@@ -87,18 +87,11 @@ namespace inbox {{
 """
 
 
-def free_port() -> int:
-    """A port nothing listens on now (Dovecot binds it a moment later; `start` retries a lost race)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def self_signed(host: str = "127.0.0.1") -> tuple[bytes, bytes]:
     """A certificate (its own CA, so it can be a cafile) for `host` and localhost, and its key; as PEM."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=2))
@@ -141,17 +134,16 @@ class Dovecot:
             (self.base / "dovecot.conf").write_text(self._config())
             self.process = subprocess.Popen([DOVECOT, "-F", "-c", str(self.base / "dovecot.conf")],
                                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            if self._wait_ready():
+            if wait_for_greeting(self.port, b"* OK", START_TIMEOUT, self.process):
                 return self
-            self._reap()
+            stop(self.process)
             if "Address already in use" not in self.log():
                 break
         raise RuntimeError(f"dovecot did not start; its log:\n{self.log()}")
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            self._reap()
+            stop(self.process)
         if self._private_mail is not None:
             shutil.rmtree(self._private_mail, ignore_errors=True)
             self._private_mail = None
@@ -223,29 +215,6 @@ class Dovecot:
         partial = path.with_suffix(".new")
         partial.write_text(f"{name}:{{PLAIN}}{password}::::::\n")
         os.replace(partial, path)  # whole, so Dovecot never reads half a file
-
-    def _wait_ready(self) -> bool:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                return False
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
-                    if s.recv(64).startswith(b"* OK"):
-                        return True
-            except OSError:
-                time.sleep(0.05)
-        return False
-
-    def _reap(self) -> None:
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        if self.process.stderr:
-            self.process.stderr.close()
-        self.process = None
 
 
 def quoted(folder: str) -> str:

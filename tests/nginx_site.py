@@ -17,17 +17,19 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from tests.daemons import free_port, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "deploy" / "nginx" / "suppression.conf"
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 # What the test may change in the site, and what to: each must match exactly once.
-LISTEN = re.compile(r"^(\s*)listen 80;$", re.M)
-UPSTREAM = re.compile(r"^(\s*)server unix:/run/suppression/gunicorn\.sock;$", re.M)
+LISTEN = re.compile(r"^(\s*)listen 80;$", re.MULTILINE)
+UPSTREAM = re.compile(r"^(\s*)server unix:/run/suppression/gunicorn\.sock;$", re.MULTILINE)
 LOG_DIR = "/var/log/nginx/"
 
 
@@ -37,13 +39,6 @@ def nginx_binary() -> str:
     if not found:
         pytest.fail("nginx not found: run make install-nginx", pytrace=False)
     return found
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def site_text(listen: str, upstream: str, log_dir: Path) -> str:
@@ -141,11 +136,3 @@ def _healthy(base: str) -> bool:
         return False
 
 
-def stop(proc: subprocess.Popen) -> None:
-    """SIGTERM, then SIGKILL if it is still there after 15 s."""
-    proc.terminate()
-    with suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=15)
-        return
-    proc.kill()
-    proc.wait()

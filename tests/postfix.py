@@ -19,12 +19,13 @@ import re
 import shutil
 import signal
 import smtplib
-import socket
 import subprocess
 import tempfile
 import time
 from contextlib import suppress
 from pathlib import Path
+
+from tests.daemons import free_port, wait_for_greeting
 
 POSTFIX = os.environ.get("POSTFIX", "/usr/sbin/postfix")
 MAIL_OWNER, SETGID_GROUP = "postfix", "postdrop"  # Debian's, made by the package
@@ -93,13 +94,6 @@ postlog   unix-dgram n - n - 1 postlogd
 """
 
 
-def free_port() -> int:
-    """A port nothing listens on now (Postfix binds it a moment later; `start` retries a lost race)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Postfix:
     """One Postfix instance: `routes` maps each domain it takes mail for to an LMTP (host, port)."""
 
@@ -125,7 +119,7 @@ class Postfix:
             # Its checks make the queue's directories, with their owners and modes; `master -w`
             # returns once the master has bound smtpd's port (or failed to).
             started = self._postfix("start")
-            if started and self._wait_ready():
+            if started and wait_for_greeting(self.port, b"220", START_TIMEOUT):
                 return self
             self._stop_master()
             if "Address already in use" not in self.log()[logged:]:
@@ -182,18 +176,6 @@ class Postfix:
     def _postfix(self, command: str) -> bool:
         return subprocess.run([POSTFIX, "-c", str(self.base / "etc"), command], capture_output=True,
                               timeout=60, check=False).returncode == 0
-
-    def _wait_ready(self) -> bool:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
-                    if s.recv(64).startswith(b"220"):
-                        return True
-            except OSError:
-                time.sleep(0.05)
-
-        return False
 
     def _stop_master(self) -> None:
         # `postfix stop` sleeps a whole second before it looks again; the master's SIGTERM (what

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from suppression.db import db
 from suppression.models import Role, Suppression
 from tests.conftest import Api, make_key
-from tests.nginx_site import free_port, gunicorn, wait_healthy
+from tests.daemons import free_port
+from tests.nginx_site import gunicorn, wait_healthy
 
 HUGE = 2**63  # one past the largest BIGINT
 

@@ -16,7 +16,8 @@ from suppression import create_app
 from suppression.db import db
 from suppression.models import Event, EventStatus, Reason, Suppression
 from tests.conftest import work
-from tests.postfix import Postfix, free_port
+from tests.daemons import free_port
+from tests.postfix import Postfix
 from tests.test_inbound import arf, decision, dsn
 from workers.lmtp import Listener
 
