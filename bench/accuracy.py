@@ -26,20 +26,16 @@ def main() -> None:
     parser.add_argument("--misses", action="store_true", help="list each disagreement")
     args = parser.parse_args()
     folders = args.corpus or corpus_scoring.sources(ROOT / "tests/corpus")
-    total = corpus_scoring.Score()
+    scores = []
     for folder in folders:
         result = corpus_scoring.score(folder, classify)
+        scores.append(result)
         print(result.line(folder.name))
-        for figure in corpus_scoring.FIGURES:
-            for i in (0, 1):
-                total.counts[figure][i] += result.counts[figure][i]
-        total.dead_as_soft += result.dead_as_soft
-        total.alive_as_hard += result.alive_as_hard
         if args.misses:
             for name, figure, ours in result.misses:
                 print(f"    {figure:10} {name}: {ours}")
     if len(folders) > 1:
-        print(total.line("all"))
+        print(corpus_scoring.pooled(scores).line("all"))
 
 
 if __name__ == "__main__":

@@ -57,6 +57,18 @@ class Score:
         return "  ".join(parts)
 
 
+def pooled(scores: list[Score]) -> Score:
+    """Several sources' scores as one (their misses included)."""
+    total = Score()
+    for score in scores:
+        for figure in FIGURES:
+            total.counts[figure] = [a + b for a, b in zip(total.counts[figure], score.counts[figure])]
+        total.dead_as_soft += score.dead_as_soft
+        total.alive_as_hard += score.alive_as_hard
+        total.misses += score.misses
+    return total
+
+
 def sources(root: Path) -> list[Path]:
     """Every labelled source folder under `root` (the development corpus first)."""
     found = sorted(path.parent for path in root.glob("*/labels.jsonl"))

@@ -15,7 +15,7 @@ from sqlalchemy import select, text
 from suppression import create_app
 from suppression.db import db
 from suppression.models import Event, EventStatus, Reason, Suppression
-from tests.conftest import UNSUBSCRIBE_KEY
+from tests.conftest import UNSUBSCRIBE_KEY, work
 from tests.test_inbound import arf, decision, dsn
 from workers.lmtp import Listener, Server, deliver
 
@@ -136,6 +136,22 @@ def test_with_the_database_unreachable_every_recipient_gets_451_and_nothing_is_l
     assert [code for code, _ in send(listen(app), raw, [BOUNCES, "other@bounce.example"])] == [250, 250]
     assert events(app) == [("auto", EventStatus.processed)]
     assert suppressed(app) == [("kept@example.com", Reason.hard_bounce)]
+
+
+def test_with_redis_unreachable_the_message_is_stored_answered_250_and_swept_later(app, listen, database_url,
+                                                                                  redis_url):
+    """Redis down is no reason to make the MTA retry: the message is committed (pending), and the
+    sweep queues it once Redis is back."""
+    settings = {"DATABASE_URL": database_url, "UNSUBSCRIBE_KEYS": UNSUBSCRIBE_KEY}
+    down = create_app(settings | {"REDIS_URL": "redis://127.0.0.1:1/0"})
+    replies = send(listen(down), dsn("queued-later@example.com"), [BOUNCES])
+    assert [code for code, _ in replies] == [250]
+    assert events(app) == [("auto", EventStatus.pending)]
+    up = create_app(settings | {"REDIS_URL": redis_url})
+    assert up.test_cli_runner().invoke(args=["inbound", "sweep", "--older-than", "0"]).exit_code == 0
+    work(up)
+    assert events(app) == [("auto", EventStatus.processed)]
+    assert suppressed(app) == [("queued-later@example.com", Reason.hard_bounce)]
 
 
 def test_messages_from_many_connections_at_once_are_each_stored_once(app, listen):

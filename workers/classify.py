@@ -57,7 +57,7 @@ _CHALLENGE = re.compile(  # on lower-cased text; each phrase holds one of _CHALL
     r"|verify (?:that )?you are (?:a )?(?:human|real person)")
 _CHALLENGE_GATE = ("list", "waitlisted", "approved", "verify")
 _REPLY = re.compile(r"\s*(?:re|aw|sv|vs|antw|r|odp)\s*:", re.IGNORECASE)
-_AUTO_REPLY_FIELDS = ("x-autoreply", "x-autorespond", "x-autoresponder", "x-vacation", "x-challenge", "x-boxbe")
+_AUTO_REPLY_FIELDS = ("x-autoreply", "x-autorespond", "x-autoresponder", "x-vacation", "x-challenge")
 _DKIM_DOMAIN = re.compile(r"(?:^|;)\s*d\s*=\s*([^;\s]+)")
 _ANGLE = re.compile(r"<([^<>]*)>")
 _FAILED_HEADERS = ("x-failed-recipients", "x-mailer-daemon-recipients")
