@@ -212,4 +212,3 @@ RULES: tuple[Rule, ...] = (
     Rule("deceptive_subject", "no RE:/FWD: subject without In-Reply-To or References", _subject),
     Rule("campaign_header", "the message carries its campaign id (CAMPAIGN_HEADER)", _campaign),
 )
-CONTENT_RULES = tuple(rule.id for rule in RULES)

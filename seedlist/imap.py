@@ -20,7 +20,6 @@ import ssl
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-PLACEMENTS = ("inbox", "spam", "other")
 DEFAULT_PORTS = {"imaps": 993, "imap": 143}
 FETCH_BATCH = 50  # UIDs per UID FETCH: few round trips, bounded responses
 

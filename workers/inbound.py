@@ -90,8 +90,8 @@ def with_envelope(raw: bytes, recipients: Sequence[str]) -> bytes:
     is no message: a header in front would make it read as one, not be parked as unreadable)."""
     if not recipients or not _HEADER_FIELD.match(raw):
         return raw
-    first_line = raw.split(b"\n", 1)[0]
-    end = b"\r\n" if first_line.endswith(b"\r") or b"\n" not in raw else b"\n"
+    newline = raw.find(b"\n")  # not split(): that would copy the whole message for its first line
+    end = b"\r\n" if newline < 0 or raw[newline - 1:newline] == b"\r" else b"\n"
     return b"".join(b"X-Original-To: " + r.encode() + end for r in recipients) + raw
 
 
